@@ -1,0 +1,395 @@
+//! The browser driver: the only code that knows chromiumoxide and the DevTools protocol.
+//!
+//! The rest of the program sees a [`Browser`] with a person's verbs (click, fill, select, check,
+//! read) aimed at [`Locator`]s made of visible texts. Every verb waits, up to its deadline, until
+//! its target is unique, visible, enabled and not covered; the in-page half (`locate.js`) does
+//! the finding and most of the waiting, so an action usually costs one CDP round trip plus the
+//! mouse or keyboard events a person would cause.
+
+mod launch;
+mod locator;
+
+pub use launch::{find_executable, BrowserOptions};
+pub use locator::{Among, Locator};
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chromiumoxide::cdp::browser_protocol::input::{
+    DispatchMouseEventParams, DispatchMouseEventType, InsertTextParams, MouseButton,
+};
+use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
+use chromiumoxide::Page;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::error;
+
+const LOCATE_JS: &str = include_str!("locate.js");
+
+/// How long one in-page wait may last before the page script reports back; short enough that a
+/// navigation or a Ctrl-C is noticed quickly, long enough that waits cost few round trips.
+const SLICE: Duration = Duration::from_millis(1500);
+
+/// A running headless Chromium with the one page the flows drive.
+pub struct Browser {
+    inner: chromiumoxide::Browser,
+    page: Page,
+    handler: tokio::task::JoinHandle<()>,
+    dismiss: Vec<Locator>,
+    _profile: Option<tempfile::TempDir>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Reply {
+    status: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    seen: Vec<String>,
+    #[serde(default)]
+    value: Option<String>,
+    #[serde(default)]
+    x: f64,
+    #[serde(default)]
+    y: f64,
+    #[serde(default)]
+    dismissing: Option<String>,
+}
+
+/// What a verb asks of the page script, and how the reply is finished off in Rust.
+enum Verb<'a> {
+    Expect(&'a str),
+    Click(&'a Locator),
+    Fill(&'a Locator),
+    Select(&'a Locator, &'a str),
+    SetChecked(&'a Locator, bool),
+    CheckExactly(&'a Among, &'a [String]),
+    Read(&'a str),
+    ReadField(&'a Locator),
+    Scroll,
+}
+
+impl Verb<'_> {
+    fn request(&self) -> serde_json::Value {
+        match self {
+            Verb::Expect(text) => json!({"op": "expect", "text": text}),
+            Verb::Click(l) => json!({"op": "click", "target": l}),
+            Verb::Fill(l) => json!({"op": "fill", "target": l}),
+            Verb::Select(l, option) => json!({"op": "select", "target": l, "text": option}),
+            Verb::SetChecked(l, on) => {
+                json!({"op": if *on { "check" } else { "uncheck" }, "target": l})
+            }
+            Verb::CheckExactly(among, want) => {
+                json!({"op": "check-exactly", "among": among, "want": want})
+            }
+            Verb::Read(label) => json!({"op": "read", "text": label}),
+            Verb::ReadField(l) => json!({"op": "read-field", "target": l}),
+            Verb::Scroll => json!({"op": "scroll"}),
+        }
+    }
+
+    /// The verb as a person would say it, for error messages.
+    fn describe(&self) -> String {
+        match self {
+            Verb::Expect(text) => format!("see the text \"{text}\""),
+            Verb::Click(l) => format!("click {l}"),
+            Verb::Fill(l) => format!("fill {l}"),
+            Verb::Select(l, option) => format!("choose \"{option}\" in {l}"),
+            Verb::SetChecked(l, true) => format!("tick {l}"),
+            Verb::SetChecked(l, false) => format!("untick {l}"),
+            Verb::CheckExactly(among, want) => {
+                format!("tick exactly {want:?} among the checkboxes {among}")
+            }
+            Verb::Read(label) => format!("read the value shown next to \"{label}\""),
+            Verb::ReadField(l) => format!("read {l}"),
+            Verb::Scroll => "scroll the agreement to its end".to_string(),
+        }
+    }
+}
+
+impl Browser {
+    /// Starts Chromium headless with a fresh profile and opens a blank page.
+    pub async fn launch(options: BrowserOptions) -> Result<Browser> {
+        let (inner, handler, profile) = launch::start(&options).await?;
+        let page = inner
+            .new_page("about:blank")
+            .await
+            .context("Chromium started but would not open a page")?;
+        Ok(Browser {
+            inner,
+            page,
+            handler,
+            dismiss: Vec::new(),
+            _profile: profile,
+        })
+    }
+
+    /// Controls clicked away whenever they cover what an action needs (a cookie banner).
+    pub fn set_dismiss(&mut self, dismiss: Vec<Locator>) {
+        self.dismiss = dismiss;
+    }
+
+    pub async fn goto(&self, url: &str) -> Result<()> {
+        self.page
+            .goto(url)
+            .await
+            .map_err(|e| error::portal_step(format!("could not open {url}: {e}")))?;
+        Ok(())
+    }
+
+    pub async fn expect_text(&self, text: &str, timeout: Duration) -> Result<()> {
+        self.until_done(&Verb::Expect(text), timeout).await.map(drop)
+    }
+
+    pub async fn click(&self, target: &Locator, timeout: Duration) -> Result<()> {
+        self.until_done(&Verb::Click(target), timeout).await.map(drop)
+    }
+
+    /// Types `value` into the field as a person would (so input masks see keystroke input),
+    /// after emptying it, then checks what the field shows. `secret` keeps the value and what
+    /// the field shows out of any message.
+    pub async fn fill(
+        &self,
+        target: &Locator,
+        value: &str,
+        secret: bool,
+        timeout: Duration,
+    ) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let verb = Verb::Fill(target);
+        self.until_done_by(&verb, deadline).await?;
+        self.page
+            .execute(InsertTextParams::new(value))
+            .await
+            .with_context(|| format!("could not type into {target}"))?;
+        let shown = self
+            .until_done_by(&Verb::ReadField(target), deadline)
+            .await?
+            .unwrap_or_default();
+        if !same_input(&shown, value) {
+            let what = if secret {
+                "something other than what was typed".to_string()
+            } else {
+                format!("\"{shown}\" after typing \"{value}\"")
+            };
+            return Err(error::portal_step(format!(
+                "{target} shows {what}: the page rejected or reformatted the input"
+            )));
+        }
+        Ok(())
+    }
+
+    pub async fn select(&self, target: &Locator, option: &str, timeout: Duration) -> Result<()> {
+        self.until_done(&Verb::Select(target, option), timeout)
+            .await
+            .map(drop)
+    }
+
+    pub async fn set_checked(&self, target: &Locator, on: bool, timeout: Duration) -> Result<()> {
+        self.until_done(&Verb::SetChecked(target, on), timeout)
+            .await
+            .map(drop)
+    }
+
+    /// Ticks exactly the checkboxes of a group whose names start with one of `want`, and
+    /// unticks the rest of the group (portals pre-tick things).
+    pub async fn check_exactly(
+        &self,
+        among: &Among,
+        want: &[String],
+        timeout: Duration,
+    ) -> Result<()> {
+        self.until_done(&Verb::CheckExactly(among, want), timeout)
+            .await
+            .map(drop)
+    }
+
+    pub async fn scroll_agreement(&self, timeout: Duration) -> Result<()> {
+        self.until_done(&Verb::Scroll, timeout).await.map(drop)
+    }
+
+    /// The value the page shows next to a label ("Temporary Password" → its value).
+    pub async fn read_next_to(&self, label: &str, timeout: Duration) -> Result<String> {
+        Ok(self
+            .until_done(&Verb::Read(label), timeout)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// What a field holds now.
+    pub async fn field_value(&self, target: &Locator, timeout: Duration) -> Result<String> {
+        Ok(self
+            .until_done(&Verb::ReadField(target), timeout)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// The page's URL and title, for progress and error messages.
+    pub async fn whereabouts(&self) -> String {
+        let url = self.page.url().await.ok().flatten().unwrap_or_default();
+        let title = self.page.get_title().await.ok().flatten().unwrap_or_default();
+        format!("\"{title}\" at {url}")
+    }
+
+    async fn until_done(&self, verb: &Verb<'_>, timeout: Duration) -> Result<Option<String>> {
+        self.until_done_by(verb, Instant::now() + timeout).await
+    }
+
+    /// Asks the page until the verb is done, performing the clicks it asks for, or the deadline
+    /// passes; then the error says what was wanted, why it was not possible, and what was seen.
+    async fn until_done_by(&self, verb: &Verb<'_>, deadline: Instant) -> Result<Option<String>> {
+        let started = Instant::now();
+        let mut request = verb.request();
+        request["dismiss"] = json!(self.dismiss);
+        let mut clicks = 0;
+        let mut last = Reply {
+            status: "wait".into(),
+            reason: "the page did not answer".into(),
+            seen: Vec::new(),
+            value: None,
+            x: 0.0,
+            y: 0.0,
+            dismissing: None,
+        };
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            request["slice_ms"] = json!(left.min(SLICE).as_millis() as u64);
+            match self.ask(&request).await {
+                Ok(reply) => {
+                    match reply.status.as_str() {
+                        "ok" => return Ok(reply.value),
+                        "type" => return Ok(None),
+                        "click" => {
+                            if let Some(what) = &reply.dismissing {
+                                tracing::debug!(dismissing = %what, "clicking away what covers the target");
+                            }
+                            self.mouse_click(reply.x, reply.y).await?;
+                            if matches!(verb, Verb::Click(_)) && reply.dismissing.is_none() {
+                                return Ok(None);
+                            }
+                            clicks += 1;
+                            // A box that will not take its state is a page problem, not a wait.
+                            if clicks > 8 {
+                                return Err(error::portal_step(format!(
+                                    "could not {}: clicking did not change it",
+                                    verb.describe()
+                                )));
+                            }
+                            continue;
+                        }
+                        "fail" => {
+                            return Err(error::portal_step(format!(
+                                "could not {}: {}{}",
+                                verb.describe(),
+                                reply.reason,
+                                seen_list(&reply.seen)
+                            )))
+                        }
+                        _ => last = reply,
+                    }
+                }
+                // Navigations destroy the page's context mid-request: ask the new page.
+                Err(e) => {
+                    last.reason = format!("the page was changing ({e})");
+                    last.seen.clear();
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(error::portal_step(format!(
+                    "could not {} (waited {:.1}s): {}{}",
+                    verb.describe(),
+                    started.elapsed().as_secs_f64(),
+                    last.reason,
+                    seen_list(&last.seen)
+                )));
+            }
+        }
+    }
+
+    async fn ask(&self, request: &serde_json::Value) -> Result<Reply> {
+        let expression = format!("{LOCATE_JS}({request})");
+        let params = EvaluateParams::builder()
+            .expression(expression)
+            .await_promise(true)
+            .return_by_value(true)
+            .build()
+            .map_err(anyhow::Error::msg)?;
+        let resp = self.page.execute(params).await?;
+        if let Some(ex) = &resp.result.exception_details {
+            anyhow::bail!("page script exception: {}", ex.text);
+        }
+        let value = resp
+            .result
+            .result
+            .value
+            .clone()
+            .context("page script returned nothing")?;
+        Ok(serde_json::from_value(value)?)
+    }
+
+    async fn mouse_click(&self, x: f64, y: f64) -> Result<()> {
+        for kind in [
+            DispatchMouseEventType::MouseMoved,
+            DispatchMouseEventType::MousePressed,
+            DispatchMouseEventType::MouseReleased,
+        ] {
+            let mut ev = DispatchMouseEventParams::builder().r#type(kind.clone()).x(x).y(y);
+            if kind != DispatchMouseEventType::MouseMoved {
+                ev = ev.button(MouseButton::Left).click_count(1);
+            }
+            self.page
+                .execute(ev.build().map_err(anyhow::Error::msg)?)
+                .await
+                .context("could not click")?;
+        }
+        Ok(())
+    }
+
+    /// Closes Chromium and reaps it; kills it when it does not close in time.
+    pub async fn close(mut self) {
+        let closed = tokio::time::timeout(Duration::from_secs(3), async {
+            let _ = self.inner.close().await;
+            let _ = self.inner.wait().await;
+        })
+        .await;
+        if closed.is_err() {
+            let _ = self.inner.kill().await;
+        }
+        self.handler.abort();
+    }
+}
+
+/// What the field shows matches what was typed, allowing for masks that add punctuation
+/// ("5551234567" shown as "(555) 123-4567").
+fn same_input(shown: &str, typed: &str) -> bool {
+    if shown == typed {
+        return true;
+    }
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    let has_letters = |s: &str| s.chars().any(char::is_alphabetic);
+    !has_letters(typed) && !digits(typed).is_empty() && digits(shown) == digits(typed)
+}
+
+fn seen_list(seen: &[String]) -> String {
+    if seen.is_empty() {
+        String::new()
+    } else {
+        format!("; on the page: {}", seen.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_input;
+
+    #[test]
+    fn masked_input_counts_as_typed() {
+        assert!(same_input("(555) 123-4567", "5551234567"));
+        assert!(same_input("01/01/1980", "01/01/1980"));
+        assert!(same_input("01/01/1980", "01011980"));
+        assert!(!same_input("Insuranc", "Insurance"));
+        assert!(!same_input("", "5551234567"));
+    }
+}

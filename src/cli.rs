@@ -1,0 +1,234 @@
+//! The command line: subcommands, flags and the environment variables behind them.
+//!
+//! Secrets never come from argv: passwords are read from `CIGNA_*_PASSWORD` variables or from
+//! files named by `--…-file`. Raw values here are checked and turned into settings
+//! (`settings.rs`) before any I/O.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Sets up Cigna provider-portal credentials for dental offices.
+///
+/// Drives headless Chromium through the portal's setup flows by what a person sees (labels,
+/// buttons, texts) and reads the emailed verification code from a mailbox over IMAP.
+#[derive(Debug, Parser)]
+#[command(name = "cigna-setup", version, propagate_version = true)]
+pub struct Cli {
+    /// More log output on stderr (-v: debug, -vv: trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an "Insurance Admin" login through an office's existing portal account.
+    ///
+    /// Logs in with the office's credentials, adds a user with access to one TIN, registers it
+    /// with the temporary ID, signs in, enters the emailed verification code and accepts the
+    /// agreement. Prints the new credentials.
+    ///
+    /// Example:
+    ///   CIGNA_OFFICE_PASSWORD=… CIGNA_IMAP_PASSWORD=… cigna-setup existing \
+    ///     --tin 123456789 --email cigna.123456789@codes.example.com --phone 5551234567 \
+    ///     --office-user office.manager --imap-url imaps://codes@imap.example.com/INBOX --json
+    #[command(verbatim_doc_comment)]
+    Existing(ExistingArgs),
+
+    /// List a flow's steps: id, title, what each needs and what it produces.
+    ///
+    /// Example: cigna-setup steps existing
+    Steps(StepsArgs),
+
+    /// Serve the fixture portal (a local stand-in for the real portal) on 127.0.0.1.
+    ///
+    /// The office password comes from CIGNA_OFFICE_PASSWORD, the mailbox password from
+    /// CIGNA_IMAP_PASSWORD. The first line on stdout is
+    /// `fixture portal listening on http://127.0.0.1:PORT`.
+    ///
+    /// Example: CIGNA_OFFICE_PASSWORD=… CIGNA_IMAP_PASSWORD=… cigna-setup fixture-portal \
+    ///   --imap-url imaps://codes@127.0.0.1:9993/INBOX --imap-ca ca.pem
+    #[command(verbatim_doc_comment)]
+    FixturePortal(FixturePortalArgs),
+
+    /// Run the whole existing-account flow against the bundled fixture portal and a throwaway
+    /// local Dovecot mailbox, and print the credentials.
+    ///
+    /// Needs chromium and dovecot-imapd installed. Example: cigna-setup demo
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ExistingArgs {
+    /// The office's TIN: 9 digits, with or without the dash (12-3456789).
+    #[arg(long, env = "CIGNA_TIN")]
+    pub tin: Option<String>,
+
+    /// Email address of the new login; its verification codes must reach the --imap-url mailbox.
+    #[arg(long, env = "CIGNA_EMAIL")]
+    pub email: Option<String>,
+
+    /// The office's phone number, 10 digits (punctuation allowed).
+    #[arg(long, env = "CIGNA_PHONE")]
+    pub phone: Option<String>,
+
+    #[command(flatten)]
+    pub portal: PortalArgs,
+
+    /// The office's own portal User ID (its password: CIGNA_OFFICE_PASSWORD or
+    /// --office-password-file).
+    #[arg(long, env = "CIGNA_OFFICE_USER")]
+    pub office_user: Option<String>,
+
+    /// File holding the office's portal password (instead of CIGNA_OFFICE_PASSWORD).
+    #[arg(long, env = "CIGNA_OFFICE_PASSWORD_FILE", value_name = "FILE")]
+    pub office_password_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub mailbox: MailboxArgs,
+
+    /// An entitlement to grant (repeatable). Default: Patient Eligibility & Benefits, Claim
+    /// Status, Remittance Reports, Precertification, Fee Schedules.
+    #[arg(long = "entitlement", value_name = "NAME")]
+    pub entitlements: Vec<String>,
+
+    /// The new login's User ID (default: generated from the TIN to the portal's rules).
+    /// Its password: CIGNA_USER_PASSWORD, else generated.
+    #[arg(long, env = "CIGNA_USER_ID")]
+    pub user_id: Option<String>,
+
+    /// Also write the credentials JSON to this file (created with mode 0600).
+    #[arg(long, env = "CIGNA_OUT", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Where runs keep their journal and secrets (default: ~/.local/state/cigna-setup/runs).
+    #[arg(long, env = "CIGNA_RUNS_DIR", value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
+
+    /// Run this flow file instead of the built-in one.
+    #[arg(long, env = "CIGNA_FLOW", value_name = "FILE")]
+    pub flow: Option<PathBuf>,
+
+    /// Print the credentials JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub timing: TimingArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PortalArgs {
+    /// The portal's entry URL; everything after it is reached by clicking.
+    #[arg(
+        long,
+        env = "CIGNA_PORTAL_URL",
+        default_value = "https://cignaforhcp.cigna.com/"
+    )]
+    pub portal_url: String,
+
+    /// The Chromium to drive (default: chromium, chromium-browser or google-chrome on PATH).
+    #[arg(long, env = "CIGNA_BROWSER", value_name = "PATH")]
+    pub browser: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct MailboxArgs {
+    /// The mailbox the codes reach: imaps://USER@HOST[:PORT][/MAILBOX] (TLS) or imap://…
+    /// (STARTTLS; plaintext only to loopback). Its password: CIGNA_IMAP_PASSWORD or
+    /// --imap-password-file.
+    #[arg(long, env = "CIGNA_IMAP_URL", value_name = "URL")]
+    pub imap_url: Option<String>,
+
+    /// File holding the mailbox password (instead of CIGNA_IMAP_PASSWORD).
+    #[arg(long, env = "CIGNA_IMAP_PASSWORD_FILE", value_name = "FILE")]
+    pub imap_password_file: Option<PathBuf>,
+
+    /// A CA certificate (PEM) to trust for the mailbox's TLS, besides the system's.
+    #[arg(long, env = "CIGNA_IMAP_CA", value_name = "FILE")]
+    pub imap_ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct TimingArgs {
+    /// How long to wait for the verification code email (e.g. 90s, 5m).
+    #[arg(long, env = "CIGNA_CODE_TIMEOUT", default_value = "5m", value_name = "DURATION")]
+    pub code_timeout: String,
+
+    /// How long one action may wait for its element (e.g. 30s).
+    #[arg(
+        long,
+        env = "CIGNA_ACTION_TIMEOUT",
+        default_value = "30s",
+        value_name = "DURATION"
+    )]
+    pub action_timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StepsArgs {
+    /// The flow: existing.
+    #[arg(default_value = "existing")]
+    pub flow: String,
+
+    /// List the steps of this flow file instead.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FixturePortalArgs {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    #[arg(long, env = "CIGNA_FIXTURE_PORT", default_value_t = 0)]
+    pub port: u16,
+
+    /// Where code emails are delivered (IMAP APPEND); password from CIGNA_IMAP_PASSWORD.
+    #[arg(long, env = "CIGNA_IMAP_URL", value_name = "URL")]
+    pub imap_url: Option<String>,
+
+    /// A CA certificate (PEM) to trust for the mailbox's TLS.
+    #[arg(long, env = "CIGNA_IMAP_CA", value_name = "FILE")]
+    pub imap_ca: Option<PathBuf>,
+
+    /// File holding the mailbox password (instead of CIGNA_IMAP_PASSWORD).
+    #[arg(long, env = "CIGNA_IMAP_PASSWORD_FILE", value_name = "FILE")]
+    pub imap_password_file: Option<PathBuf>,
+
+    /// The office's portal User ID.
+    #[arg(long, env = "CIGNA_OFFICE_USER", default_value = "office.manager")]
+    pub office_user: String,
+
+    /// An office TIN the portal knows (repeatable; default 123456789).
+    #[arg(long = "office-tin", value_name = "TIN")]
+    pub office_tins: Vec<String>,
+
+    /// The office's name, shown next to its TINs.
+    #[arg(long, default_value = "Zuub Family Dental")]
+    pub office_name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The TIN to set up.
+    #[arg(long, default_value = "123456789")]
+    pub tin: String,
+
+    #[arg(long, env = "CIGNA_BROWSER", value_name = "PATH")]
+    /// The Chromium to drive (default: chromium on PATH).
+    pub browser: Option<PathBuf>,
+
+    /// Where the demo's run is kept (default: a temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
+
+    /// Print the credentials JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}

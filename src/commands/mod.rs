@@ -1,0 +1,20 @@
+//! One function per subcommand, composing the layers below.
+
+// mod demo; (waits for dovecot/fixture)
+mod existing;
+// mod fixture_portal;
+mod steps;
+
+pub use existing::{run_existing, Credentials};
+
+use anyhow::Result;
+
+use crate::cli::Command;
+
+pub async fn dispatch(command: Command) -> Result<()> {
+    match command {
+        Command::Existing(args) => existing::command(args).await,
+        Command::Steps(args) => steps::command(args),
+        Command::FixturePortal(_) | Command::Demo(_) => anyhow::bail!("not wired yet"),
+    }
+}

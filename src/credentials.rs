@@ -1,0 +1,164 @@
+//! The new login's credentials: generated to the portal's rules from a CSPRNG, or checked
+//! against them when given.
+
+use anyhow::Result;
+use rand::seq::{IndexedRandom, SliceRandom};
+use rand::Rng;
+use serde::Serialize;
+
+use crate::error::bad_input;
+use crate::secrets::Secret;
+
+/// The portal's security questions (portal contract).
+pub const SECURITY_QUESTIONS: &[&str] = &[
+    "What was the name of your first pet?",
+    "In what city were you born?",
+    "What is your mother's maiden name?",
+    "What was the make of your first car?",
+    "What was the name of your elementary school?",
+    "What street did you grow up on?",
+    "What is your favorite food?",
+];
+
+const SPECIALS: &[u8] = b"!@#$%*-_+=?";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SecurityAnswer {
+    pub question: String,
+    pub answer: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user_id: String,
+    pub password: Secret,
+    pub security: Vec<SecurityAnswer>,
+}
+
+/// User ID: 6–20 characters, starts with a letter; letters, digits, `.`, `-`, `_`.
+pub fn check_user_id(id: &str) -> Result<String> {
+    let ok_len = (6..=20).contains(&id.chars().count());
+    let ok_start = id.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+    let ok_chars = id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c));
+    if !(ok_len && ok_start && ok_chars) {
+        return Err(bad_input(format!(
+            "--user-id \"{id}\" breaks the portal's rules: 6–20 characters, starting with a \
+             letter, only letters, digits, `.`, `-` and `_`"
+        )));
+    }
+    Ok(id.to_string())
+}
+
+/// Password: 8–20 characters with upper, lower, digit and special; no spaces; not containing
+/// the User ID.
+pub fn check_password(password: &Secret, user_id: Option<&str>) -> Result<()> {
+    let p = password.expose();
+    let n = p.chars().count();
+    let ok = (8..=20).contains(&n)
+        && p.chars().any(|c| c.is_ascii_uppercase())
+        && p.chars().any(|c| c.is_ascii_lowercase())
+        && p.chars().any(|c| c.is_ascii_digit())
+        && p.chars().any(|c| !c.is_alphanumeric() && !c.is_whitespace())
+        && !p.chars().any(char::is_whitespace)
+        && !user_id.is_some_and(|u| p.to_lowercase().contains(&u.to_lowercase()));
+    if !ok {
+        return Err(bad_input(
+            "CIGNA_USER_PASSWORD breaks the portal's password rules: 8–20 characters with an \
+             upper-case letter, a lower-case letter, a digit and a special character, no spaces, \
+             and not containing the User ID (or unset it to have one generated)",
+        ));
+    }
+    Ok(())
+}
+
+/// A User ID derived from the office's TIN with a random suffix, so reruns do not collide.
+pub fn generate_user_id(tin: &str) -> String {
+    let mut rng = rand::rng();
+    let suffix: String = (0..4)
+        .map(|_| *b"abcdefghjkmnpqrstuvwxyz23456789".choose(&mut rng).unwrap() as char)
+        .collect();
+    format!("insadmin{}{suffix}", &tin[tin.len() - 4..])
+}
+
+pub fn generate_password(user_id: &str) -> Secret {
+    let mut rng = rand::rng();
+    loop {
+        let mut chars: Vec<u8> = Vec::with_capacity(16);
+        chars.push(*b"ABCDEFGHJKLMNPQRSTUVWXYZ".choose(&mut rng).unwrap());
+        chars.push(*b"abcdefghijkmnopqrstuvwxyz".choose(&mut rng).unwrap());
+        chars.push(*b"23456789".choose(&mut rng).unwrap());
+        chars.push(*SPECIALS.choose(&mut rng).unwrap());
+        let all: Vec<u8> = [
+            &b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"[..],
+            SPECIALS,
+        ]
+        .concat();
+        while chars.len() < 16 {
+            chars.push(*all.choose(&mut rng).unwrap());
+        }
+        chars.shuffle(&mut rng);
+        let secret = Secret::new(String::from_utf8(chars).expect("ASCII"));
+        if check_password(&secret, Some(user_id)).is_ok() {
+            return secret;
+        }
+    }
+}
+
+/// Three different questions with random answers.
+pub fn generate_security() -> Vec<SecurityAnswer> {
+    let mut rng = rand::rng();
+    let picked: Vec<&&str> = SECURITY_QUESTIONS.choose_multiple(&mut rng, 3).collect();
+    picked
+        .into_iter()
+        .map(|q| SecurityAnswer {
+            question: q.to_string(),
+            answer: (0..12)
+                .map(|_| rng.random_range(b'a'..=b'z') as char)
+                .collect(),
+        })
+        .collect()
+}
+
+pub fn make(tin: &str, user_id: Option<&str>, password: Option<&Secret>) -> Credentials {
+    let user_id = user_id.map_or_else(|| generate_user_id(tin), str::to_string);
+    let password = password
+        .cloned()
+        .unwrap_or_else(|| generate_password(&user_id));
+    Credentials {
+        security: generate_security(),
+        user_id,
+        password,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_credentials_follow_the_rules() {
+        for _ in 0..200 {
+            let c = make("123456789", None, None);
+            check_user_id(&c.user_id).unwrap();
+            check_password(&c.password, Some(&c.user_id)).unwrap();
+            assert_eq!(c.security.len(), 3);
+            let mut qs: Vec<_> = c.security.iter().map(|s| &s.question).collect();
+            qs.sort();
+            qs.dedup();
+            assert_eq!(qs.len(), 3);
+        }
+    }
+
+    #[test]
+    fn bad_given_values_are_refused() {
+        assert!(check_user_id("1abcdef").is_err());
+        assert!(check_user_id("abc").is_err());
+        assert!(check_user_id("abc def1").is_err());
+        assert!(check_password(&Secret::new("short1!A"), None).is_ok());
+        assert!(check_password(&Secret::new("nouppercase1!"), None).is_err());
+        assert!(check_password(&Secret::new("Has Space1!"), None).is_err());
+        assert!(check_password(&Secret::new("Xinsadmin1!"), Some("insadmin")).is_err());
+    }
+}

@@ -1,0 +1,572 @@
+//! A throwaway local Dovecot (demo and tests): its own config, users, TLS certificates and
+//! mail in a temp dir, listening on free loopback ports; stopped and removed on drop.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::error::{bad_input, environment};
+use crate::mail::{MailboxConfig, MailboxUrl, Security};
+use crate::secrets::Secret;
+
+const DOVECOT_BIN: &str = "/usr/sbin/dovecot";
+const INSTALL_HINT: &str = "run `sudo apt-get install -y dovecot-imapd openssl`";
+/// How long a fresh Dovecot gets to accept a LOGIN + SELECT.
+const READY_DEADLINE: Duration = Duration::from_secs(10);
+/// How long a stop waits for the master process to exit before killing it.
+const STOP_DEADLINE: Duration = Duration::from_secs(3);
+/// Readiness is checked as this user, so the real users' mailboxes stay untouched.
+const PROBE_USER: &str = "cigna-setup-probe";
+
+/// What the throwaway Dovecot serves.
+#[derive(Debug, Clone)]
+pub struct DovecotOptions {
+    /// (user, password) pairs; users are usually email addresses.
+    pub users: Vec<(String, String)>,
+    /// `false` leaves IDLE out of the capabilities, to exercise polling.
+    pub idle: bool,
+}
+
+impl Default for DovecotOptions {
+    fn default() -> Self {
+        DovecotOptions {
+            users: Vec::new(),
+            idle: true,
+        }
+    }
+}
+
+/// A running throwaway Dovecot. Dropping it stops the daemon and deletes its directory.
+pub struct Dovecot {
+    dir: tempfile::TempDir,
+    imaps_port: u16,
+    imap_port: u16,
+    ca_file: PathBuf,
+    users: Vec<(String, Secret)>,
+    master_pid: Option<u32>,
+}
+
+/// The accounts the processes run as.
+struct Accounts {
+    login_user: String,
+    internal_user: String,
+    internal_group: String,
+    /// The uid/gid mail files are owned by.
+    mail_uid: u32,
+    mail_gid: u32,
+    /// The uid the auth process reads the passwd-file as.
+    auth_uid: u32,
+    root: bool,
+}
+
+impl Dovecot {
+    pub fn start(options: DovecotOptions) -> anyhow::Result<Dovecot> {
+        let started = Instant::now();
+        check_installed()?;
+        for (user, password) in &options.users {
+            if user.is_empty()
+                || user.contains([':', '/', '\n', '\r', ' '])
+                || password.contains([':', '\n', '\r'])
+            {
+                return Err(bad_input(format!(
+                    "the Dovecot user `{user}` or its password has a character a passwd-file cannot \
+                     hold (':', '/', space or a line break)"
+                )));
+            }
+        }
+
+        let dir = tempfile::Builder::new()
+            .prefix("cigna-dovecot-")
+            .tempdir()
+            .context("cannot create a temp dir for Dovecot")?;
+        // Dovecot's unprivileged processes must traverse it (tempdir makes 0700).
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))?;
+        let accounts = accounts(dir.path())?;
+        let ca_file = make_certificates(&dir.path().join("tls"))?;
+
+        let mut users: Vec<(String, Secret)> = options
+            .users
+            .iter()
+            .map(|(u, p)| (u.clone(), Secret::new(p.clone())))
+            .collect();
+        let probe_password = format!("probe-{:016x}", rand::random::<u64>());
+        users.push((PROBE_USER.to_string(), Secret::new(probe_password)));
+        write_users(dir.path(), &users, &accounts)?;
+
+        let mut dovecot = Dovecot {
+            dir,
+            imaps_port: 0,
+            imap_port: 0,
+            ca_file,
+            users,
+            master_pid: None,
+        };
+        // Free ports are found by binding port 0 and letting go; another process may grab one
+        // before Dovecot binds it, so a failed bind is retried with new ports.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            dovecot.imaps_port = free_port()?;
+            dovecot.imap_port = free_port()?;
+            let config = dovecot.config(&options, &accounts);
+            let config_path = dovecot.dir.path().join("dovecot.conf");
+            fs::write(&config_path, config).context("cannot write dovecot.conf")?;
+            match dovecot.launch(&config_path) {
+                Ok(()) => break,
+                Err(e) if attempt < 3 && dovecot.log_tail().contains("Address already in use") => {
+                    tracing::debug!("Dovecot could not bind its ports, retrying: {e:#}");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        dovecot.wait_ready()?;
+        tracing::debug!(
+            imaps_port = dovecot.imaps_port,
+            imap_port = dovecot.imap_port,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "Dovecot ready"
+        );
+        Ok(dovecot)
+    }
+
+    pub fn ca_file(&self) -> &Path {
+        &self.ca_file
+    }
+
+    pub fn imaps_port(&self) -> u16 {
+        self.imaps_port
+    }
+
+    pub fn imap_port(&self) -> u16 {
+        self.imap_port
+    }
+
+    /// Dovecot's own log (logins, errors), for test failure messages.
+    pub fn log_file(&self) -> PathBuf {
+        self.dir.path().join("dovecot.log")
+    }
+
+    /// A MailboxConfig for `user` (imaps, the CA trusted, its password).
+    ///
+    /// Panics when `user` was not among `DovecotOptions::users`: that is a bug in the caller.
+    pub fn mailbox(&self, user: &str) -> MailboxConfig {
+        self.config_for(user, Security::Tls)
+    }
+
+    /// Like `mailbox`, over `imap://` (STARTTLS) on the imap port.
+    pub fn mailbox_starttls(&self, user: &str) -> MailboxConfig {
+        self.config_for(user, Security::StartTls)
+    }
+
+    /// `imaps://user@127.0.0.1:PORT/INBOX`
+    pub fn imaps_url(&self, user: &str) -> String {
+        format!("imaps://{user}@127.0.0.1:{}/INBOX", self.imaps_port)
+    }
+
+    /// `imap://user@127.0.0.1:PORT/INBOX` (STARTTLS)
+    pub fn imap_url(&self, user: &str) -> String {
+        format!("imap://{user}@127.0.0.1:{}/INBOX", self.imap_port)
+    }
+
+    fn config_for(&self, user: &str, security: Security) -> MailboxConfig {
+        let password = self
+            .users
+            .iter()
+            .find(|(u, _)| u == user)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_else(|| panic!("the throwaway Dovecot has no user `{user}`"));
+        let port = match security {
+            Security::Tls => self.imaps_port,
+            Security::StartTls => self.imap_port,
+        };
+        MailboxConfig {
+            url: MailboxUrl {
+                security,
+                host: "127.0.0.1".into(),
+                port,
+                user: user.into(),
+                mailbox: "INBOX".into(),
+            },
+            password,
+            ca_file: Some(self.ca_file.clone()),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
+    fn config(&self, options: &DovecotOptions, accounts: &Accounts) -> String {
+        let dir = self.dir.path().display();
+        let mut c = String::new();
+        let _ = write!(
+            c,
+            r#"# Written by cigna-setup for a throwaway instance; deleted when it stops.
+base_dir = {dir}/run
+state_dir = {dir}/state
+instance_name = cigna-setup-{pid}-{unique:08x}
+log_path = {dir}/dovecot.log
+info_log_path = {dir}/dovecot.log
+debug_log_path = {dir}/dovecot.log
+listen = 127.0.0.1
+protocols = imap
+ssl = yes
+ssl_cert = <{dir}/tls/server.crt
+ssl_key = <{dir}/tls/server.key
+auth_mechanisms = plain login
+mail_location = maildir:~/Maildir
+first_valid_uid = 1
+first_valid_gid = 1
+default_login_user = {login_user}
+default_internal_user = {internal_user}
+default_internal_group = {internal_group}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {dir}/users
+}}
+userdb {{
+  driver = static
+  args = uid={mail_uid} gid={mail_gid} home={dir}/home/%u
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap_port}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {imaps_port}
+    ssl = yes
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+service ipc {{
+  chroot =
+}}
+service old-stats {{
+  chroot =
+}}
+"#,
+            pid = std::process::id(),
+            unique = rand::random::<u32>(),
+            login_user = accounts.login_user,
+            internal_user = accounts.internal_user,
+            internal_group = accounts.internal_group,
+            mail_uid = accounts.mail_uid,
+            mail_gid = accounts.mail_gid,
+            imap_port = self.imap_port,
+            imaps_port = self.imaps_port,
+        );
+        if !options.idle {
+            // Dovecot's default list without IDLE; clients must then poll.
+            c.push_str(
+                "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT \
+                 SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND \
+                 URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED \
+                 I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH \
+                 LIST-STATUS BINARY MOVE LITERAL+\n",
+            );
+        }
+        if !accounts.root {
+            // Without root there is no chroot, and every process runs as the caller.
+            c.push_str("service auth {\n  user = $default_internal_user\n}\n");
+        }
+        c
+    }
+
+    fn launch(&mut self, config_path: &Path) -> anyhow::Result<()> {
+        let startup_log = self.dir.path().join("startup.log");
+        let stderr = fs::File::create(&startup_log)?;
+        // The daemon inherits our stdio and would keep a pipe open forever: no pipes.
+        let status = Command::new(DOVECOT_BIN)
+            .arg("-c")
+            .arg(config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .status()
+            .map_err(|e| environment(format!("cannot run {DOVECOT_BIN}: {e}; {INSTALL_HINT}")))?;
+        if !status.success() {
+            return Err(environment(format!(
+                "Dovecot did not start ({status}):\n{}",
+                self.log_tail()
+            )));
+        }
+        self.master_pid = fs::read_to_string(self.dir.path().join("run/master.pid"))
+            .ok()
+            .and_then(|p| p.trim().parse().ok());
+        Ok(())
+    }
+
+    /// LOGIN + SELECT as the probe user succeeds: the greeting alone comes before auth is up.
+    fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + READY_DEADLINE;
+        let mut probe = self.config_for(PROBE_USER, Security::Tls);
+        probe.connect_timeout = Duration::from_secs(1);
+        loop {
+            match crate::mail::probe(&probe) {
+                Ok(()) => break,
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(environment(format!(
+                        "Dovecot started but did not accept a login within {}s: {e:#}\n{}",
+                        READY_DEADLINE.as_secs(),
+                        self.log_tail()
+                    )));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        if self.master_pid.is_none() {
+            self.master_pid = fs::read_to_string(self.dir.path().join("run/master.pid"))
+                .ok()
+                .and_then(|p| p.trim().parse().ok());
+        }
+        Ok(())
+    }
+
+    /// The last lines of the startup output and the log, for error messages.
+    fn log_tail(&self) -> String {
+        let mut out = String::new();
+        for name in ["startup.log", "dovecot.log"] {
+            let text = fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            if lines.is_empty() {
+                continue;
+            }
+            let _ = writeln!(out, "--- last lines of {name}:");
+            for line in &lines[lines.len().saturating_sub(20)..] {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        out
+    }
+
+    fn stop(&mut self) {
+        let Some(pid) = self.master_pid.take() else {
+            return;
+        };
+        let signal = |name: &str| {
+            let _ = Command::new("kill")
+                .arg(format!("-{name}"))
+                .arg(pid.to_string())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        };
+        signal("TERM");
+        let deadline = Instant::now() + STOP_DEADLINE;
+        while alive(pid) {
+            if Instant::now() >= deadline {
+                tracing::warn!(pid, "Dovecot did not stop in time; killing it");
+                signal("KILL");
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Whether a process runs (a zombie counts as gone: a container's init may never reap it).
+fn alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X'),
+    }
+}
+
+fn check_installed() -> anyhow::Result<()> {
+    if !Path::new(DOVECOT_BIN).exists() {
+        return Err(environment(format!(
+            "Dovecot is not installed ({DOVECOT_BIN} is missing): {INSTALL_HINT}"
+        )));
+    }
+    match Command::new("openssl")
+        .arg("version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(status) if status.success() => Ok(()),
+        _ => Err(environment(format!(
+            "the openssl command is not installed: {INSTALL_HINT}"
+        ))),
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| environment(format!("cannot find a free loopback port: {e}")))?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// (name, uid, gid) of each /etc/passwd entry.
+fn passwd() -> Vec<(String, u32, u32)> {
+    fs::read_to_string("/etc/passwd")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            Some((
+                fields.first()?.to_string(),
+                fields.get(2)?.parse().ok()?,
+                fields.get(3)?.parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+fn group_name(gid: u32) -> Option<String> {
+    fs::read_to_string("/etc/group")
+        .ok()?
+        .lines()
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            (fields.get(2)?.parse::<u32>().ok()? == gid).then(|| fields[0].to_string())
+        })
+}
+
+/// As root: Dovecot's own accounts and `nobody` for mail. Otherwise everything runs as the
+/// caller, the only account a non-root Dovecot can use.
+fn accounts(dir: &Path) -> anyhow::Result<Accounts> {
+    let meta = fs::metadata(dir)?;
+    let (uid, gid) = (meta.uid(), meta.gid());
+    let users = passwd();
+    let find = |name: &str| users.iter().find(|(n, _, _)| n == name).cloned();
+    if uid == 0 {
+        let missing = |name: &str| {
+            environment(format!(
+                "the `{name}` account Dovecot runs as is missing: {INSTALL_HINT}"
+            ))
+        };
+        find("dovenull").ok_or_else(|| missing("dovenull"))?;
+        let (_, internal_uid, internal_gid) = find("dovecot").ok_or_else(|| missing("dovecot"))?;
+        let (mail_uid, mail_gid) = find("nobody").map_or((65534, 65534), |(_, u, g)| (u, g));
+        Ok(Accounts {
+            login_user: "dovenull".into(),
+            internal_user: "dovecot".into(),
+            internal_group: group_name(internal_gid).unwrap_or_else(|| "dovecot".into()),
+            mail_uid,
+            mail_gid,
+            auth_uid: internal_uid,
+            root: true,
+        })
+    } else {
+        let name = users
+            .iter()
+            .find(|(_, u, _)| *u == uid)
+            .map(|(n, _, _)| n.clone())
+            .or_else(|| std::env::var("USER").ok())
+            .ok_or_else(|| environment(format!("uid {uid} has no user name for Dovecot to run as")))?;
+        let group = group_name(gid).unwrap_or_else(|| name.clone());
+        Ok(Accounts {
+            login_user: name.clone(),
+            internal_user: name,
+            internal_group: group,
+            mail_uid: uid,
+            mail_gid: gid,
+            auth_uid: uid,
+            root: false,
+        })
+    }
+}
+
+/// The passwd-file (0600, readable by the auth process only) and each user's home.
+fn write_users(dir: &Path, users: &[(String, Secret)], accounts: &Accounts) -> anyhow::Result<()> {
+    let mut text = String::new();
+    for (user, password) in users {
+        let _ = writeln!(text, "{user}:{{PLAIN}}{}", password.expose());
+    }
+    let path = dir.join("users");
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .context("cannot create Dovecot's users file")?;
+        file.write_all(text.as_bytes())?;
+    }
+    let home = dir.join("home");
+    fs::create_dir(&home)?;
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o755))?;
+    for (user, _) in users {
+        let user_home = home.join(user);
+        fs::create_dir(&user_home)?;
+        if accounts.root {
+            std::os::unix::fs::chown(&user_home, Some(accounts.mail_uid), Some(accounts.mail_gid))?;
+        }
+    }
+    if accounts.root {
+        std::os::unix::fs::chown(&path, Some(accounts.auth_uid), None)?;
+    }
+    Ok(())
+}
+
+/// A CA and a server certificate for localhost and 127.0.0.1 (P-256: generated in milliseconds).
+fn make_certificates(tls: &Path) -> anyhow::Result<PathBuf> {
+    fs::create_dir(tls)?;
+    fs::set_permissions(tls, fs::Permissions::from_mode(0o755))?;
+    fs::write(
+        tls.join("server.ext"),
+        "subjectAltName = DNS:localhost, IP:127.0.0.1\n\
+         basicConstraints = critical, CA:FALSE\n\
+         keyUsage = critical, digitalSignature, keyEncipherment\n\
+         extendedKeyUsage = serverAuth\n",
+    )?;
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let steps: [Vec<&str>; 3] = [
+        [
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout", "ca.key", "-out", "ca.crt", "-days", "7", "-subj",
+                "/CN=cigna-setup throwaway CA",
+                "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        ]
+        .concat(),
+        [
+            &["req"][..],
+            &ec,
+            &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"],
+        ]
+        .concat(),
+        vec![
+            "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.crt", "-days", "7", "-extfile", "server.ext",
+        ],
+    ];
+    for args in steps {
+        let output = Command::new("openssl")
+            .args(&args)
+            .current_dir(tls)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| environment(format!("cannot run openssl: {e}; {INSTALL_HINT}")))?;
+        if !output.status.success() {
+            return Err(environment(format!(
+                "openssl {} failed: {}",
+                args[..2].join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+    }
+    Ok(tls.join("ca.crt"))
+}

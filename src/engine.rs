@@ -1,0 +1,217 @@
+//! Runs a flow's steps in order against the browser and the mailbox, recording each in the
+//! run's journal and printing one progress line per step.
+//!
+//! The engine knows flows, variables and the two small interfaces below it (`Browser`,
+//! `Mailbox`); it never knows how an element is found or how a code is fetched.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::browser::Browser;
+use crate::error::{Exit, Failure};
+use crate::flow::{Action, Flow, Step, Vars};
+use crate::journal::{now_rfc3339, Journal, Status};
+use crate::mail::{Mailbox, Mark};
+use crate::secrets::{self, Secret};
+
+pub struct Engine<'a> {
+    pub browser: &'a Browser,
+    pub mailbox: &'a Mailbox,
+    pub journal: &'a mut Journal,
+    pub vars: Vars,
+    pub action_timeout: Duration,
+    pub code_timeout: Duration,
+    mark: Option<Mark>,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(
+        browser: &'a Browser,
+        mailbox: &'a Mailbox,
+        journal: &'a mut Journal,
+        vars: Vars,
+        action_timeout: Duration,
+        code_timeout: Duration,
+    ) -> Self {
+        Engine {
+            browser,
+            mailbox,
+            journal,
+            vars,
+            action_timeout,
+            code_timeout,
+            mark: None,
+        }
+    }
+
+    /// Runs every step; stops at the first that fails, with the journal saying which.
+    pub async fn run(&mut self, flow: &Flow) -> Result<()> {
+        let total = flow.steps.len();
+        for (i, step) in flow.steps.iter().enumerate() {
+            let started = Instant::now();
+            if let Some(rec) = self.journal.step_mut(&step.id) {
+                rec.status = Status::Running;
+                rec.attempts += 1;
+                rec.started_at = Some(now_rfc3339());
+            }
+            self.journal.save()?;
+            let span = tracing::info_span!("step", id = %step.id);
+            let _enter = span.enter();
+            let outcome = self.run_step(step).await;
+            let elapsed = started.elapsed();
+            let rec = self.journal.step_mut(&step.id);
+            match outcome {
+                Ok(()) => {
+                    if let Some(rec) = rec {
+                        rec.status = Status::Done;
+                        rec.duration_ms = Some(elapsed.as_millis() as u64);
+                        rec.outputs = step.outputs();
+                        rec.error = None;
+                    }
+                    self.journal.save()?;
+                    progress(&format!(
+                        "[{}/{total}] {} ok {}",
+                        i + 1,
+                        step.id,
+                        human(elapsed)
+                    ));
+                }
+                Err(err) => {
+                    let message = secrets::global().redact(&format!("{err:#}"));
+                    if let Some(rec) = rec {
+                        rec.status = Status::Failed;
+                        rec.duration_ms = Some(elapsed.as_millis() as u64);
+                        rec.error = Some(message);
+                    }
+                    self.journal.save()?;
+                    progress(&format!(
+                        "[{}/{total}] {} FAILED after {}",
+                        i + 1,
+                        step.id,
+                        human(elapsed)
+                    ));
+                    return Err(err);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_step(&mut self, step: &Step) -> Result<()> {
+        let count = step.actions.len();
+        for (k, action) in step.actions.iter().enumerate() {
+            tracing::debug!(action = %action.describe(), "action");
+            self.run_action(action).await.map_err(|err| {
+                let has_exit = err.chain().any(|e| e.downcast_ref::<Failure>().is_some());
+                let err = if has_exit {
+                    err
+                } else {
+                    // Anything unclassified that stops a step is the portal step failing.
+                    err.context(Failure {
+                        exit: Exit::PortalStep,
+                        message: "the browser could not carry out the action".into(),
+                    })
+                };
+                err.context(format!(
+                    "step \"{}\" ({}) stopped at action {} of {count}, {}",
+                    step.id,
+                    step.title,
+                    k + 1,
+                    action.describe()
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    async fn run_action(&mut self, action: &Action) -> Result<()> {
+        let t = self.action_timeout;
+        let b = self.browser;
+        match action {
+            Action::Goto(url) => b.goto(&self.vars.render(url)?).await,
+            Action::Expect(text) => b.expect_text(&self.vars.render(text)?, t).await,
+            Action::Click(target) => b.click(&self.render_locator(target)?, t).await,
+            Action::Fill { target, value } => {
+                let secret = self.vars.template_is_secret(value);
+                let value = self.vars.render(value)?;
+                b.fill(&self.render_locator(target)?, &value, secret, t)
+                    .await
+            }
+            Action::Select { target, option } => {
+                b.select(&self.render_locator(target)?, &self.vars.render(option)?, t)
+                    .await
+            }
+            Action::Check(target) => b.set_checked(&self.render_locator(target)?, true, t).await,
+            Action::Uncheck(target) => {
+                b.set_checked(&self.render_locator(target)?, false, t)
+                    .await
+            }
+            Action::CheckExactly { among, checked } => {
+                let want = self.vars.render_list(checked)?;
+                b.check_exactly(among, &want, t).await
+            }
+            Action::ScrollAgreement => b.scroll_agreement(t).await,
+            Action::Capture {
+                label,
+                into,
+                secret,
+            } => {
+                let value = b.read_next_to(&self.vars.render(label)?, t).await?;
+                let name = format!("captured.{into}");
+                if *secret {
+                    self.journal.save_secret(&name, &value)?;
+                    self.vars.set_secret(&name, Secret::new(value));
+                } else {
+                    self.vars.set(&name, value);
+                }
+                Ok(())
+            }
+            Action::NoteMailbox => {
+                self.mark = Some(self.mailbox.mark().await?);
+                Ok(())
+            }
+            Action::WaitForCode { to, into } => {
+                let mark = self
+                    .mark
+                    .clone()
+                    .context("wait-for-code without an earlier note-mailbox")?;
+                let to = self.vars.render(to)?;
+                let code = self.mailbox.wait_code(&mark, &to, self.code_timeout).await?;
+                tracing::info!(uid = code.uid, subject = %code.subject, "verification code received");
+                let name = format!("captured.{into}");
+                self.vars.set_secret(&name, Secret::new(code.code));
+                Ok(())
+            }
+        }
+    }
+
+    fn render_locator(&self, l: &crate::browser::Locator) -> Result<crate::browser::Locator> {
+        use crate::browser::Locator;
+        Ok(match l {
+            Locator::Label { name } => Locator::Label {
+                name: self.vars.render(name)?,
+            },
+            Locator::Clickable { name } => Locator::Clickable {
+                name: self.vars.render(name)?,
+            },
+            Locator::Role { role, name } => Locator::Role {
+                role: self.vars.render(role)?,
+                name: self.vars.render(name)?,
+            },
+        })
+    }
+}
+
+/// One line on stderr, through the redactor like everything else.
+pub fn progress(line: &str) {
+    eprintln!("{}", secrets::global().redact(line));
+}
+
+fn human(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}

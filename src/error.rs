@@ -1,0 +1,84 @@
+//! Exit codes and the one typed error the top level branches on to pick them.
+//!
+//! Everything else is `anyhow` with context; a `Failure` somewhere in the chain decides the exit
+//! code, so deep code can say "this is the user's input" without knowing about `main`.
+
+use std::fmt;
+
+/// What kind of failure ended the run; each maps to a documented exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Bad input or usage (exit 2).
+    BadInput,
+    /// A portal step failed (exit 3).
+    PortalStep,
+    /// The verification code did not come or was refused (exit 4).
+    VerificationCode,
+    /// The environment: no browser, mailbox unreachable, Dovecot missing… (exit 5).
+    Environment,
+    /// Interrupted by Ctrl-C (exit 130).
+    Interrupted,
+}
+
+impl Exit {
+    pub fn code(self) -> i32 {
+        match self {
+            Exit::BadInput => 2,
+            Exit::PortalStep => 3,
+            Exit::VerificationCode => 4,
+            Exit::Environment => 5,
+            Exit::Interrupted => 130,
+        }
+    }
+}
+
+/// An error whose exit code is known. Its message is complete: what went wrong and how to fix it.
+#[derive(Debug)]
+pub struct Failure {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+impl Failure {
+    pub fn new(exit: Exit, message: impl Into<String>) -> anyhow::Error {
+        anyhow::Error::new(Failure {
+            exit,
+            message: message.into(),
+        })
+    }
+}
+
+/// Bad input or usage: exit 2.
+pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
+    Failure::new(Exit::BadInput, message)
+}
+
+/// A portal step failed: exit 3.
+pub fn portal_step(message: impl Into<String>) -> anyhow::Error {
+    Failure::new(Exit::PortalStep, message)
+}
+
+/// The verification code did not come or was refused: exit 4.
+pub fn verification_code(message: impl Into<String>) -> anyhow::Error {
+    Failure::new(Exit::VerificationCode, message)
+}
+
+/// The environment is missing something or unreachable: exit 5.
+pub fn environment(message: impl Into<String>) -> anyhow::Error {
+    Failure::new(Exit::Environment, message)
+}
+
+/// The exit code for an error: the first `Failure` in its chain, else 1 (an internal error).
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    err.chain()
+        .find_map(|e| e.downcast_ref::<Failure>())
+        .map_or(1, |f| f.exit.code())
+}

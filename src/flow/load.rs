@@ -1,0 +1,337 @@
+//! Reading flow files: the embedded defaults, or a file from disk, checked before any I/O.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::model::{Action, Flow, Step};
+use super::vars;
+use crate::browser::{Among, Locator};
+use crate::error;
+
+/// The flows built into the binary, by name.
+pub const BUILTIN: &[(&str, &str)] = &[("existing", include_str!("flows/existing.toml"))];
+
+pub fn builtin(name: &str) -> Result<Flow> {
+    let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name) else {
+        let known: Vec<_> = BUILTIN.iter().map(|(n, _)| *n).collect();
+        return Err(error::bad_input(format!(
+            "there is no flow named \"{name}\": the flows are {}",
+            known.join(", ")
+        )));
+    };
+    parse(text, &format!("the built-in flow \"{name}\""))
+}
+
+pub fn from_file(path: &Path) -> Result<Flow> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        error::bad_input(format!(
+            "cannot read the flow file {}: {e}; check the path given to --flow",
+            path.display()
+        ))
+    })?;
+    parse(&text, &format!("flow file {}", path.display()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFlow {
+    flow: String,
+    title: String,
+    #[serde(default)]
+    dismiss: Vec<RawTarget>,
+    step: Vec<RawStep>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    id: Spanned<String>,
+    title: String,
+    #[serde(default)]
+    guide: Option<String>,
+    actions: Vec<Spanned<RawAction>>,
+}
+
+/// An action as written: one verb key, plus the keys that verb takes.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawAction {
+    goto: Option<String>,
+    expect: Option<String>,
+    click: Option<RawTarget>,
+    fill: Option<RawTarget>,
+    select: Option<RawTarget>,
+    check: Option<RawTarget>,
+    uncheck: Option<RawTarget>,
+    check_exactly: Option<RawAmong>,
+    scroll_agreement: Option<bool>,
+    capture: Option<String>,
+    note_mailbox: Option<bool>,
+    wait_for_code: Option<String>,
+    // Arguments.
+    with: Option<String>,
+    option: Option<String>,
+    checked: Option<Vec<String>>,
+    into: Option<String>,
+    secret: Option<bool>,
+}
+
+/// A target as written: a plain string (a label for fields, a name for clicks) or a table.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawTarget {
+    Name(String),
+    Table(RawTargetTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTargetTable {
+    label: Option<String>,
+    role: Option<String>,
+    name: Option<String>,
+    clickable: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAmong {
+    names: Option<Vec<String>>,
+    pattern: Option<String>,
+}
+
+#[derive(Clone, Copy)]
+enum Default_ {
+    Field,
+    Clickable,
+}
+
+impl RawTarget {
+    fn resolve(self, default: Default_) -> Result<Locator> {
+        Ok(match self {
+            RawTarget::Name(name) => match default {
+                Default_::Field => Locator::Label { name },
+                Default_::Clickable => Locator::Clickable { name },
+            },
+            RawTarget::Table(t) => match (t.label, t.role, t.name, t.clickable) {
+                (Some(name), None, None, None) => Locator::Label { name },
+                (None, Some(role), Some(name), None) => Locator::Role { role, name },
+                (None, None, None, Some(name)) => Locator::Clickable { name },
+                _ => bail!(
+                    "a target is one of {{ label = \"…\" }}, {{ role = \"button\", name = \"…\" }} \
+                     or {{ clickable = \"…\" }}"
+                ),
+            },
+        })
+    }
+}
+
+impl RawAction {
+    fn resolve(self) -> Result<Action> {
+        let verbs = [
+            self.goto.is_some(),
+            self.expect.is_some(),
+            self.click.is_some(),
+            self.fill.is_some(),
+            self.select.is_some(),
+            self.check.is_some(),
+            self.uncheck.is_some(),
+            self.check_exactly.is_some(),
+            self.scroll_agreement.is_some(),
+            self.capture.is_some(),
+            self.note_mailbox.is_some(),
+            self.wait_for_code.is_some(),
+        ];
+        if verbs.iter().filter(|v| **v).count() != 1 {
+            bail!(
+                "an action has exactly one verb: goto, expect, click, fill, select, check, \
+                 uncheck, check-exactly, scroll-agreement, capture, note-mailbox, wait-for-code"
+            );
+        }
+        let need = |v: Option<String>, key: &str, verb: &str| -> Result<String> {
+            v.ok_or_else(|| anyhow::anyhow!("`{verb}` needs `{key} = \"…\"`"))
+        };
+        let into_name = |v: Option<String>, verb: &str| -> Result<String> {
+            let into = v.ok_or_else(|| anyhow::anyhow!("`{verb}` needs `into = \"name\"`"))?;
+            if into.is_empty()
+                || !into
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                bail!("`into = \"{into}\"`: use lower-case letters, digits and `_`");
+            }
+            Ok(into)
+        };
+        let action = if let Some(url) = self.goto {
+            Action::Goto(url)
+        } else if let Some(text) = self.expect {
+            Action::Expect(text)
+        } else if let Some(t) = self.click {
+            Action::Click(t.resolve(Default_::Clickable)?)
+        } else if let Some(t) = self.fill {
+            Action::Fill {
+                target: t.resolve(Default_::Field)?,
+                value: need(self.with, "with", "fill")?,
+            }
+        } else if let Some(t) = self.select {
+            Action::Select {
+                target: t.resolve(Default_::Field)?,
+                option: need(self.option, "option", "select")?,
+            }
+        } else if let Some(t) = self.check {
+            Action::Check(t.resolve(Default_::Field)?)
+        } else if let Some(t) = self.uncheck {
+            Action::Uncheck(t.resolve(Default_::Field)?)
+        } else if let Some(among) = self.check_exactly {
+            let among = match (among.names, among.pattern) {
+                (Some(names), None) => Among::Names(names),
+                (None, Some(p)) => Among::Pattern(p),
+                _ => bail!("`check-exactly` takes {{ names = [\"…\"] }} or {{ pattern = \"…\" }}"),
+            };
+            let checked = self
+                .checked
+                .ok_or_else(|| anyhow::anyhow!("`check-exactly` needs `checked = [\"…\"]`"))?;
+            Action::CheckExactly { among, checked }
+        } else if self.scroll_agreement.is_some() {
+            Action::ScrollAgreement
+        } else if let Some(label) = self.capture {
+            Action::Capture {
+                label,
+                into: into_name(self.into, "capture")?,
+                secret: self.secret.unwrap_or(false),
+            }
+        } else if self.note_mailbox.is_some() {
+            Action::NoteMailbox
+        } else if let Some(to) = self.wait_for_code {
+            Action::WaitForCode {
+                to,
+                into: into_name(self.into, "wait-for-code")?,
+            }
+        } else {
+            unreachable!("one verb was counted above")
+        };
+        Ok(action)
+    }
+}
+
+/// "line L, column C" of a byte offset.
+fn position(text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    format!("line {line}, column {column}")
+}
+
+/// Parses and checks a flow: ids unique, one verb per action, every variable known or
+/// captured by an earlier action, a code wait preceded by a mailbox note.
+pub fn parse(text: &str, origin: &str) -> Result<Flow> {
+    let raw: RawFlow = toml::from_str(text).map_err(|e| {
+        let at = e.span().map(|s| position(text, s.start)).unwrap_or_default();
+        error::bad_input(format!(
+            "{origin} is not a valid flow ({at}): {}",
+            e.message()
+        ))
+    })?;
+    let bad = |offset: usize, msg: String| {
+        error::bad_input(format!("{origin}, {}: {msg}", position(text, offset)))
+    };
+    let mut dismiss = Vec::new();
+    for t in raw.dismiss {
+        dismiss.push(
+            t.resolve(Default_::Clickable)
+                .map_err(|e| error::bad_input(format!("{origin}, dismiss: {e}")))?,
+        );
+    }
+    let mut steps: Vec<Step> = Vec::new();
+    let mut captured: Vec<String> = Vec::new();
+    let mut noted = false;
+    for raw_step in raw.step {
+        let id_at = raw_step.id.span().start;
+        let id = raw_step.id.into_inner();
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(bad(
+                id_at,
+                format!("step id \"{id}\": use lower-case letters, digits and `-`"),
+            ));
+        }
+        if steps.iter().any(|s| s.id == id) {
+            return Err(bad(id_at, format!("step id \"{id}\" is used twice")));
+        }
+        let mut actions = Vec::new();
+        for (i, spanned) in raw_step.actions.into_iter().enumerate() {
+            let at = spanned.span().start;
+            let action = spanned
+                .into_inner()
+                .resolve()
+                .map_err(|e| bad(at, format!("step \"{id}\", action {}: {e}", i + 1)))?;
+            for t in action.templates() {
+                let names =
+                    vars::references(t).map_err(|e| bad(at, format!("step \"{id}\": {e}")))?;
+                for name in names {
+                    if !vars::is_input(&name) && !captured.contains(&name) {
+                        let hint = if let Some(rest) = name.strip_prefix("captured.") {
+                            format!(
+                                "no earlier action captures it (add `into = \"{rest}\"` to a \
+                                 capture before this step)"
+                            )
+                        } else {
+                            format!(
+                                "it is not a known variable; known: {}, and captured.* of \
+                                 earlier actions",
+                                vars::INPUTS
+                                    .iter()
+                                    .map(|(n, _)| *n)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        };
+                        return Err(bad(
+                            at,
+                            format!("step \"{id}\", action {} uses {{{name}}}: {hint}", i + 1),
+                        ));
+                    }
+                }
+            }
+            match &action {
+                Action::NoteMailbox => noted = true,
+                Action::WaitForCode { .. } if !noted => {
+                    return Err(bad(
+                        at,
+                        format!(
+                            "step \"{id}\", action {}: wait-for-code needs a note-mailbox \
+                             action before the click that sends the code",
+                            i + 1
+                        ),
+                    ))
+                }
+                _ => {}
+            }
+            if let Some(out) = action.output() {
+                captured.push(out);
+            }
+            actions.push(action);
+        }
+        steps.push(Step {
+            id,
+            title: raw_step.title,
+            guide: raw_step.guide,
+            actions,
+        });
+    }
+    if steps.is_empty() {
+        return Err(error::bad_input(format!("{origin} has no steps")));
+    }
+    Ok(Flow {
+        name: raw.flow,
+        title: raw.title,
+        dismiss,
+        steps,
+    })
+}

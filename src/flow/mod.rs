@@ -1,0 +1,14 @@
+//! Flows as data: the portal's setup procedures as step sequences a support engineer can read.
+//!
+//! A flow file (TOML) lists steps with stable ids; a step lists actions aimed at what a person
+//! sees (labels, roles, texts), with values taken from variables (`{tin}`,
+//! `{generated.password}`, `{captured.temp_user_id}`). The defaults are embedded in the binary;
+//! `--flow FILE` runs one from disk instead.
+
+mod load;
+mod model;
+pub mod vars;
+
+pub use load::{builtin, from_file, parse, BUILTIN};
+pub use model::{Action, Flow, Step};
+pub use vars::Vars;

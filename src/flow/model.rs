@@ -1,0 +1,150 @@
+//! The flow model: flows, steps and actions, as the engine runs them.
+
+use crate::browser::{Among, Locator};
+
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub name: String,
+    pub title: String,
+    /// Controls clicked away whenever they cover what an action needs (a cookie banner).
+    pub dismiss: Vec<Locator>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Stable id: journals, `resume` and `step` refer to steps by it.
+    pub id: String,
+    pub title: String,
+    /// Which step of the setup guide this is.
+    pub guide: Option<String>,
+    pub actions: Vec<Action>,
+}
+
+/// One thing a person would do. Strings may hold `{variables}`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Open the portal's entry URL (the only URL a flow may open: the rest is clicked).
+    Goto(String),
+    /// Wait until the page shows this text.
+    Expect(String),
+    Click(Locator),
+    Fill {
+        target: Locator,
+        value: String,
+    },
+    Select {
+        target: Locator,
+        option: String,
+    },
+    Check(Locator),
+    Uncheck(Locator),
+    /// Tick exactly the boxes of a group whose names start with one of `checked` (a list
+    /// variable expands to its items), untick the rest.
+    CheckExactly {
+        among: Among,
+        checked: Vec<String>,
+    },
+    /// Scroll agreements to their end, so the boxes under them enable.
+    ScrollAgreement,
+    /// Read the value shown next to a label into `captured.<into>`.
+    Capture {
+        label: String,
+        into: String,
+        secret: bool,
+    },
+    /// Note where the mailbox stands, just before the click that sends a code.
+    NoteMailbox,
+    /// Wait for the code emailed to `to` since the note, into `captured.<into>`.
+    WaitForCode {
+        to: String,
+        into: String,
+    },
+}
+
+impl Action {
+    /// Every string of the action that may hold variables.
+    pub fn templates(&self) -> Vec<&str> {
+        fn loc(l: &Locator) -> Vec<&str> {
+            match l {
+                Locator::Label { name } | Locator::Clickable { name } => vec![name.as_str()],
+                Locator::Role { role, name } => vec![role.as_str(), name.as_str()],
+            }
+        }
+        match self {
+            Action::Goto(s) | Action::Expect(s) => vec![s],
+            Action::Click(l) | Action::Check(l) | Action::Uncheck(l) => loc(l),
+            Action::Fill { target, value: s } | Action::Select { target, option: s } => {
+                let mut v = loc(target);
+                v.push(s);
+                v
+            }
+            Action::CheckExactly { checked, .. } => checked.iter().map(String::as_str).collect(),
+            Action::Capture { label, .. } => vec![label],
+            Action::WaitForCode { to, .. } => vec![to],
+            Action::ScrollAgreement | Action::NoteMailbox => vec![],
+        }
+    }
+
+    /// The variable this action sets, if any.
+    pub fn output(&self) -> Option<String> {
+        match self {
+            Action::Capture { into, .. } | Action::WaitForCode { into, .. } => {
+                Some(format!("captured.{into}"))
+            }
+            _ => None,
+        }
+    }
+
+    /// Short description for progress and errors.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Goto(u) => format!("go to {u}"),
+            Action::Expect(t) => format!("expect \"{t}\""),
+            Action::Click(l) => format!("click {l}"),
+            Action::Fill { target, .. } => format!("fill {target}"),
+            Action::Select { target, option } => format!("choose \"{option}\" in {target}"),
+            Action::Check(l) => format!("tick {l}"),
+            Action::Uncheck(l) => format!("untick {l}"),
+            Action::CheckExactly { among, checked } => {
+                format!("tick exactly {checked:?} among the checkboxes {among}")
+            }
+            Action::ScrollAgreement => "scroll the agreement to its end".into(),
+            Action::Capture { label, .. } => format!("read the value next to \"{label}\""),
+            Action::NoteMailbox => "note the mailbox's position".into(),
+            Action::WaitForCode { to, .. } => format!("wait for the code emailed to {to}"),
+        }
+    }
+}
+
+impl Step {
+    /// Variables the step needs from before it (inputs, or captures of earlier steps).
+    pub fn inputs(&self) -> Vec<String> {
+        let mut made = Vec::new();
+        let mut needs = Vec::new();
+        for action in &self.actions {
+            for t in action.templates() {
+                for name in super::vars::references(t).unwrap_or_default() {
+                    if !made.contains(&name) && !needs.contains(&name) {
+                        needs.push(name);
+                    }
+                }
+            }
+            if let Some(out) = action.output() {
+                made.push(out);
+            }
+        }
+        needs
+    }
+
+    /// Variables the step produces.
+    pub fn outputs(&self) -> Vec<String> {
+        self.actions.iter().filter_map(Action::output).collect()
+    }
+}
+
+impl Flow {
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+}

@@ -1,0 +1,177 @@
+//! The run directory: a journal of the run's steps and the secrets it made, kept on disk so
+//! that a failed run loses nothing.
+//!
+//! `journal.json` (no secrets) is rewritten atomically after every step; `secrets.json` (0600,
+//! in a 0700 directory) is written the moment a secret is generated or captured.
+
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRecord {
+    pub id: String,
+    pub status: Status,
+    pub attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct JournalFile<'a> {
+    run_id: &'a str,
+    flow: &'a str,
+    status: &'a Status,
+    started_at: &'a str,
+    inputs: &'a BTreeMap<String, Value>,
+    steps: &'a [StepRecord],
+}
+
+pub struct Journal {
+    pub run_id: String,
+    pub dir: PathBuf,
+    flow: String,
+    status: Status,
+    started_at: String,
+    inputs: BTreeMap<String, Value>,
+    pub steps: Vec<StepRecord>,
+    secrets: BTreeMap<String, String>,
+}
+
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+impl Journal {
+    /// Creates `runs_dir/<run-id>/` (0700) with a first journal.
+    pub fn create(
+        runs_dir: &Path,
+        flow: &str,
+        step_ids: &[String],
+        inputs: BTreeMap<String, Value>,
+    ) -> Result<Journal> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(runs_dir)
+            .map_err(|e| {
+                error::environment(format!(
+                    "cannot create the runs directory {}: {e}; pick another with --runs-dir",
+                    runs_dir.display()
+                ))
+            })?;
+        let stamp = time::OffsetDateTime::now_utc()
+            .format(time::macros::format_description!(
+                "[year][month][day]-[hour][minute][second]"
+            ))
+            .unwrap_or_default();
+        let run_id = format!("{flow}-{stamp}-{:04x}", rand::random::<u16>());
+        let dir = runs_dir.join(&run_id);
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot create the run directory {}", dir.display()))?;
+        let journal = Journal {
+            run_id,
+            dir,
+            flow: flow.to_string(),
+            status: Status::Running,
+            started_at: now_rfc3339(),
+            inputs,
+            steps: step_ids
+                .iter()
+                .map(|id| StepRecord {
+                    id: id.clone(),
+                    status: Status::Pending,
+                    attempts: 0,
+                    started_at: None,
+                    duration_ms: None,
+                    outputs: Vec::new(),
+                    error: None,
+                })
+                .collect(),
+            secrets: BTreeMap::new(),
+        };
+        journal.save()?;
+        Ok(journal)
+    }
+
+    pub fn step_mut(&mut self, id: &str) -> Option<&mut StepRecord> {
+        self.steps.iter_mut().find(|s| s.id == id)
+    }
+
+    pub fn finish(&mut self, ok: bool) -> Result<()> {
+        self.status = if ok { Status::Done } else { Status::Failed };
+        self.save()
+    }
+
+    /// Rewrites journal.json: temp file, fsync, rename.
+    pub fn save(&self) -> Result<()> {
+        let file = JournalFile {
+            run_id: &self.run_id,
+            flow: &self.flow,
+            status: &self.status,
+            started_at: &self.started_at,
+            inputs: &self.inputs,
+            steps: &self.steps,
+        };
+        let bytes = serde_json::to_vec_pretty(&file)?;
+        write_atomic(&self.dir.join("journal.json"), &bytes, 0o600)
+    }
+
+    /// Records a secret and writes secrets.json (0600) before returning.
+    pub fn save_secret(&mut self, name: &str, value: &str) -> Result<()> {
+        self.secrets.insert(name.to_string(), value.to_string());
+        let bytes = serde_json::to_vec_pretty(&self.secrets)?;
+        write_atomic(&self.dir.join("secrets.json"), &bytes, 0o600)
+    }
+}
+
+/// Writes a file whole or not at all, with `mode` from its creation on.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
+    ));
+    {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        // An existing temp file keeps its old mode: set it.
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

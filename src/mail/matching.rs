@@ -1,0 +1,254 @@
+//! Which new message is the verification email, and what to tell the user when none is.
+//!
+//! Pure: the mailbox session fetches messages, this decides about them.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::{Mark, MailboxUrl, ParsedMessage, VerificationCode, PORTAL_SENDER};
+
+/// Clock-skew allowance between this machine and the mail server for the arrival-time check.
+pub(crate) const CLOCK_SKEW_SECS: i64 = 60;
+
+/// What is wanted: the portal's email to one address, arrived after the mark.
+pub(crate) struct Wanted {
+    pub to: String,
+    /// Oldest acceptable INTERNALDATE, in Unix seconds.
+    pub not_before: i64,
+}
+
+impl Wanted {
+    pub fn new(to: &str, mark: &Mark) -> Wanted {
+        // INTERNALDATE has whole seconds and the server's clock; the mark is ours, with
+        // nanoseconds. Comparing at second resolution with a skew allowance keeps the real
+        // email; the UID mark (taken before the click) is what guarantees the order, so this
+        // check only has to keep out messages that are clearly older.
+        Wanted {
+            to: to.trim().to_ascii_lowercase(),
+            not_before: mark.at.unix_timestamp() - CLOCK_SKEW_SECS,
+        }
+    }
+}
+
+/// One message that arrived after the mark, as far as the wait cares.
+#[derive(Debug, Clone)]
+pub(crate) struct Arrival {
+    pub uid: u32,
+    /// INTERNALDATE in Unix seconds, when the server sent one.
+    pub arrived: Option<i64>,
+    /// None when the message could not be parsed at all.
+    pub message: Option<ParsedMessage>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Match,
+    Unreadable,
+    OtherSender,
+    OtherRecipient,
+    TooOld,
+    NoCode,
+}
+
+impl Arrival {
+    pub fn verdict(&self, wanted: &Wanted) -> Verdict {
+        let Some(message) = &self.message else {
+            return Verdict::Unreadable;
+        };
+        if !message
+            .from
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(PORTAL_SENDER))
+        {
+            Verdict::OtherSender
+        } else if !message.to.iter().any(|a| *a == wanted.to) {
+            Verdict::OtherRecipient
+        } else if self.arrived.is_some_and(|t| t < wanted.not_before) {
+            Verdict::TooOld
+        } else if message.code.is_none() {
+            Verdict::NoCode
+        } else {
+            Verdict::Match
+        }
+    }
+}
+
+/// The newest matching arrival, as a code.
+pub(crate) fn best(seen: &BTreeMap<u32, Arrival>, wanted: &Wanted) -> Option<VerificationCode> {
+    seen.values()
+        .rev()
+        .find(|a| a.verdict(wanted) == Verdict::Match)
+        .and_then(|a| {
+            let message = a.message.as_ref()?;
+            Some(VerificationCode {
+                code: message.code.clone()?,
+                uid: a.uid,
+                subject: message.subject.clone(),
+                date: message.date.clone(),
+            })
+        })
+}
+
+/// Most arrivals listed one by one in a timeout message; the rest are counted.
+const LISTED: usize = 12;
+
+/// The timeout message: what arrived, and why none of it was the code. Addresses are not secret;
+/// codes are never shown.
+pub(crate) fn timeout_message(
+    seen: &BTreeMap<u32, Arrival>,
+    wanted: &Wanted,
+    mark: &Mark,
+    url: &MailboxUrl,
+    waited: Duration,
+) -> String {
+    let mut out = format!(
+        "no verification code for {} arrived in {url} within {}s",
+        wanted.to,
+        waited.as_secs()
+    );
+    let since = mark
+        .at
+        .format(&time::macros::format_description!(
+            "[hour]:[minute]:[second] UTC"
+        ))
+        .unwrap_or_default();
+    if seen.is_empty() {
+        let _ = write!(
+            out,
+            ": no new message arrived after the mark (UIDNEXT {} at {since}).",
+            mark.uid_next
+        );
+    } else {
+        let from_portal = seen
+            .values()
+            .filter(|a| a.verdict(wanted) != Verdict::OtherSender && a.message.is_some())
+            .count();
+        let _ = write!(
+            out,
+            ". Since the mark (UIDNEXT {} at {since}) {} new message{} arrived, {from_portal} from \
+             the portal's sender {PORTAL_SENDER}:",
+            mark.uid_next,
+            seen.len(),
+            if seen.len() == 1 { "" } else { "s" },
+        );
+        for arrival in seen.values().take(LISTED) {
+            let _ = write!(out, "\n  UID {}: {}", arrival.uid, describe(arrival, wanted));
+        }
+        if seen.len() > LISTED {
+            let _ = write!(out, "\n  … and {} more", seen.len() - LISTED);
+        }
+    }
+    let _ = write!(
+        out,
+        "\nCheck that the portal sent the code to {} (the account's email address) and that mail \
+         to that address reaches this mailbox (forwarding rules, spam filtering), then ask the \
+         portal for a new code.",
+        wanted.to
+    );
+    out
+}
+
+fn describe(arrival: &Arrival, wanted: &Wanted) -> String {
+    let Some(message) = &arrival.message else {
+        return "not a readable email".to_string();
+    };
+    let list = |addresses: &[String]| {
+        if addresses.is_empty() {
+            "nobody".to_string()
+        } else {
+            addresses.join(", ")
+        }
+    };
+    let who = format!("from {} to {}", list(&message.from), list(&message.to));
+    let why = match arrival.verdict(wanted) {
+        Verdict::Match => "the code".to_string(),
+        Verdict::Unreadable => "not a readable email".to_string(),
+        Verdict::OtherSender => "not from the portal's sender".to_string(),
+        Verdict::OtherRecipient if message.code.is_some() => {
+            format!("a code, but not for {}", wanted.to)
+        }
+        Verdict::OtherRecipient => format!("no code, and not for {}", wanted.to),
+        Verdict::TooOld => "arrived before the code was requested".to_string(),
+        Verdict::NoCode => "no 6-digit code found in it".to_string(),
+    };
+    format!("{who}: {why}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mark() -> Mark {
+        Mark {
+            uid_validity: 7,
+            uid_next: 10,
+            at: time::macros::datetime!(2026-01-21 15:14:07.900 UTC),
+        }
+    }
+
+    fn arrival(uid: u32, from: &str, to: &str, arrived: i64, code: Option<&str>) -> Arrival {
+        Arrival {
+            uid,
+            arrived: Some(arrived),
+            message: Some(ParsedMessage {
+                from: vec![from.into()],
+                to: vec![to.into()],
+                subject: super::super::PORTAL_SUBJECT.into(),
+                date: None,
+                code: code.map(Into::into),
+            }),
+        }
+    }
+
+    #[test]
+    fn picks_the_newest_match_and_explains_the_rest() {
+        let mark = mark();
+        let at = mark.at.unix_timestamp();
+        let wanted = Wanted::new(" Office.Admin@zuub.com ", &mark);
+        let mut seen = BTreeMap::new();
+        for a in [
+            arrival(10, PORTAL_SENDER, "other@zuub.com", at, Some("111111")),
+            arrival(11, "someone@else.com", "office.admin@zuub.com", at, Some("222222")),
+            arrival(12, PORTAL_SENDER, "office.admin@zuub.com", at - 61, Some("333333")),
+            arrival(13, PORTAL_SENDER, "office.admin@zuub.com", at, None),
+        ] {
+            seen.insert(a.uid, a);
+        }
+        assert!(best(&seen, &wanted).is_none());
+        let url: MailboxUrl = "imaps://codes@zuub.com@127.0.0.1:993".parse().unwrap();
+        let message = timeout_message(&seen, &wanted, &mark, &url, Duration::from_secs(2));
+        for part in [
+            "no verification code for office.admin@zuub.com",
+            "within 2s",
+            "UIDNEXT 10 at 15:14:07 UTC",
+            "4 new messages arrived, 3 from the portal's sender",
+            "UID 10: from no-reply@cignaforhcp.cigna.com to other@zuub.com: a code, but not for",
+            "UID 11: from someone@else.com to office.admin@zuub.com: not from the portal's sender",
+            "UID 12: from no-reply@cignaforhcp.cigna.com to office.admin@zuub.com: arrived before",
+            "UID 13: from no-reply@cignaforhcp.cigna.com to office.admin@zuub.com: no 6-digit code",
+        ] {
+            assert!(message.contains(part), "{part:?} not in {message}");
+        }
+        for code in ["111111", "222222", "333333"] {
+            assert!(!message.contains(code), "{message}");
+        }
+
+        // Within the skew allowance (the server's clock a bit behind ours) still counts.
+        seen.insert(14, arrival(14, PORTAL_SENDER, "office.admin@zuub.com", at - 59, Some("444444")));
+        seen.insert(15, arrival(15, PORTAL_SENDER, "office.admin@zuub.com", at, Some("555555")));
+        assert_eq!(best(&seen, &wanted).unwrap().code, "555555");
+        seen.remove(&15);
+        let found = best(&seen, &wanted).unwrap();
+        assert_eq!((found.code.as_str(), found.uid), ("444444", 14));
+    }
+
+    #[test]
+    fn nothing_arrived() {
+        let mark = mark();
+        let wanted = Wanted::new("office.admin@zuub.com", &mark);
+        let url: MailboxUrl = "imaps://codes@zuub.com@127.0.0.1:993".parse().unwrap();
+        let message = timeout_message(&BTreeMap::new(), &wanted, &mark, &url, Duration::from_secs(90));
+        assert!(message.contains("within 90s: no new message arrived after the mark"), "{message}");
+    }
+}

@@ -1,0 +1,413 @@
+//! Raw command-line values and environment turned into checked settings, before any I/O.
+//!
+//! Every check here ends in exit 2 with a message naming the input, what is wrong and how to
+//! fix it, so nothing reaches the portal on bad input.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::cli::{ExistingArgs, MailboxArgs, TimingArgs};
+use crate::error::bad_input;
+use crate::mail::{MailboxConfig, MailboxUrl};
+use crate::secrets::Secret;
+
+/// The portal's entitlements, as its "Select Entitlements" page names them.
+pub const ENTITLEMENTS: &[&str] = &[
+    "Patient Eligibility & Benefits",
+    "Precertification",
+    "Claim Status",
+    "Claim Submission",
+    "Remittance Reports",
+    "Fee Schedules",
+    "Website Access Manager",
+];
+
+/// What the tool grants when no `--entitlement` is given (the setup guide's selection).
+pub const DEFAULT_ENTITLEMENTS: &[&str] = &[
+    "Patient Eligibility & Benefits",
+    "Claim Status",
+    "Remittance Reports",
+    "Precertification",
+    "Fee Schedules",
+];
+
+/// The profile the setup guide prescribes.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub first_name: String,
+    pub last_name: String,
+    /// As the Add New User drop-down names it.
+    pub job_role_option: String,
+    /// As typed into Create Your Profile.
+    pub job_role: String,
+    pub address: String,
+    pub date_of_birth: String,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Profile {
+            first_name: "Insurance".into(),
+            last_name: "Admin".into(),
+            job_role_option: "Administration support".into(),
+            job_role: "Administration Support".into(),
+            address: "123 Zuub Street, Zuub, CA, 60515".into(),
+            date_of_birth: "01/01/1980".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Timing {
+    pub code_timeout: Duration,
+    pub action_timeout: Duration,
+}
+
+/// Everything `existing` needs, checked.
+#[derive(Debug, Clone)]
+pub struct ExistingSettings {
+    pub tin: Tin,
+    pub email: String,
+    pub phone: String,
+    pub portal_url: url::Url,
+    pub browser: Option<PathBuf>,
+    pub office_user: String,
+    pub office_password: Secret,
+    pub mailbox: MailboxConfig,
+    pub entitlements: Vec<String>,
+    pub user_id: Option<String>,
+    pub user_password: Option<Secret>,
+    pub out: Option<PathBuf>,
+    pub runs_dir: PathBuf,
+    pub flow_file: Option<PathBuf>,
+    pub json: bool,
+    pub timing: Timing,
+    pub profile: Profile,
+}
+
+/// A 9-digit TIN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tin(String);
+
+impl Tin {
+    pub fn parse(raw: &str) -> Result<Tin> {
+        let digits: String = raw.chars().filter(|c| *c != '-' && *c != ' ').collect();
+        if digits.len() != 9 || !digits.chars().all(|c| c.is_ascii_digit()) {
+            let count = digits.chars().filter(char::is_ascii_digit).count();
+            let what = if digits.chars().any(|c| !c.is_ascii_digit()) {
+                "has characters other than digits".to_string()
+            } else {
+                format!("has {count} digits")
+            };
+            return Err(bad_input(format!(
+                "--tin \"{raw}\" {what}: a TIN is 9 digits, like 123456789 or 12-3456789"
+            )));
+        }
+        Ok(Tin(digits))
+    }
+
+    pub fn digits(&self) -> &str {
+        &self.0
+    }
+
+    /// As the portal shows it: 12-3456789.
+    pub fn dashed(&self) -> String {
+        format!("{}-{}", &self.0[..2], &self.0[2..])
+    }
+}
+
+pub fn parse_email(raw: &str, flag: &str) -> Result<String> {
+    let raw = raw.trim();
+    let ok = match raw.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !raw.chars().any(|c| c.is_whitespace() || c == ',' || c == '<')
+                && !domain.contains('@')
+        }
+        None => false,
+    };
+    if !ok {
+        return Err(bad_input(format!(
+            "{flag} \"{raw}\" is not an email address: give one like insurance.admin@example.com"
+        )));
+    }
+    Ok(raw.to_string())
+}
+
+pub fn parse_phone(raw: &str) -> Result<String> {
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    let junk = raw
+        .chars()
+        .any(|c| !(c.is_ascii_digit() || " ()-.+".contains(c)));
+    let digits = match digits.len() {
+        11 if digits.starts_with('1') => digits[1..].to_string(),
+        _ => digits,
+    };
+    if digits.len() != 10 || junk {
+        return Err(bad_input(format!(
+            "--phone \"{raw}\" is not a 10-digit phone number: give one like 5551234567 or (555) 123-4567"
+        )));
+    }
+    Ok(digits)
+}
+
+/// "90s", "5m", "1500ms", "1h", "2m30s".
+pub fn parse_duration(raw: &str, flag: &str) -> Result<Duration> {
+    let bad = || {
+        bad_input(format!(
+            "{flag} \"{raw}\" is not a duration: write it like 30s, 5m, 1500ms or 1h"
+        ))
+    };
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err(bad());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let n_end = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        if n_end == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..n_end].parse().map_err(|_| bad())?;
+        rest = &rest[n_end..];
+        let u_end = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = match &rest[..u_end] {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n * 60),
+            "h" => Duration::from_secs(n * 3600),
+            _ => return Err(bad()),
+        };
+        total += unit;
+        rest = &rest[u_end..];
+    }
+    Ok(total)
+}
+
+/// A secret from its environment variable or from a file; the file must not be readable by
+/// others.
+pub fn read_secret(env: &str, file: Option<&Path>, file_flag: &str) -> Result<Option<Secret>> {
+    if let Some(path) = file {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path).map_err(|e| {
+            bad_input(format!(
+                "cannot read {file_flag} {}: {e}",
+                path.display()
+            ))
+        })?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            return Err(bad_input(format!(
+                "{file_flag} {} can be read by other users: run `chmod 600 {}` first",
+                path.display(),
+                path.display()
+            )));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            bad_input(format!("cannot read {file_flag} {}: {e}", path.display()))
+        })?;
+        let value = text.trim_end_matches(['\n', '\r']);
+        if value.is_empty() {
+            return Err(bad_input(format!("{file_flag} {} is empty", path.display())));
+        }
+        return Ok(Some(Secret::new(value)));
+    }
+    match std::env::var(env) {
+        Ok(v) if !v.is_empty() => Ok(Some(Secret::new(v))),
+        _ => Ok(None),
+    }
+}
+
+pub fn default_runs_dir() -> PathBuf {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| std::env::temp_dir());
+    state.join("cigna-setup").join("runs")
+}
+
+pub fn mailbox(args: &MailboxArgs) -> Result<MailboxConfig> {
+    let raw = args.imap_url.as_deref().ok_or_else(|| {
+        bad_input(
+            "no mailbox given: pass --imap-url imaps://USER@HOST/INBOX (or set CIGNA_IMAP_URL) \
+             for the mailbox that receives the verification codes",
+        )
+    })?;
+    let url: MailboxUrl = raw.parse()?;
+    let password = read_secret(
+        "CIGNA_IMAP_PASSWORD",
+        args.imap_password_file.as_deref(),
+        "--imap-password-file",
+    )?
+    .ok_or_else(|| {
+        bad_input(format!(
+            "no password for the mailbox {url}: set CIGNA_IMAP_PASSWORD or pass \
+             --imap-password-file FILE (passwords are never taken from the command line)"
+        ))
+    })?;
+    if let Some(ca) = &args.imap_ca {
+        if !ca.is_file() {
+            return Err(bad_input(format!(
+                "--imap-ca {}: no such file; give the PEM file of the CA that signed the \
+                 mailbox's certificate",
+                ca.display()
+            )));
+        }
+    }
+    Ok(MailboxConfig {
+        url,
+        password,
+        ca_file: args.imap_ca.clone(),
+        connect_timeout: Duration::from_secs(10),
+    })
+}
+
+pub fn timing(args: &TimingArgs) -> Result<Timing> {
+    Ok(Timing {
+        code_timeout: parse_duration(&args.code_timeout, "--code-timeout")?,
+        action_timeout: parse_duration(&args.action_timeout, "--action-timeout")?,
+    })
+}
+
+pub fn portal_url(raw: &str) -> Result<url::Url> {
+    let url = url::Url::parse(raw).map_err(|e| {
+        bad_input(format!(
+            "--portal-url \"{raw}\" is not a URL ({e}): give the portal's entry page, like \
+             https://cignaforhcp.cigna.com/"
+        ))
+    })?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(bad_input(format!(
+            "--portal-url \"{raw}\" must be an http(s) URL"
+        )));
+    }
+    Ok(url)
+}
+
+impl ExistingSettings {
+    pub fn from_args(args: &ExistingArgs) -> Result<Self> {
+        let tin = Tin::parse(args.tin.as_deref().ok_or_else(|| {
+            bad_input("--tin is missing: give the office's 9-digit TIN (or set CIGNA_TIN)")
+        })?)?;
+        let email = parse_email(
+            args.email.as_deref().ok_or_else(|| {
+                bad_input(
+                    "--email is missing: give the new login's email address, one whose mail \
+                     reaches --imap-url (or set CIGNA_EMAIL)",
+                )
+            })?,
+            "--email",
+        )?;
+        let phone = parse_phone(args.phone.as_deref().ok_or_else(|| {
+            bad_input("--phone is missing: give the office's 10-digit phone number")
+        })?)?;
+        let portal_url = portal_url(&args.portal.portal_url)?;
+        let office_user = args.office_user.clone().filter(|u| !u.trim().is_empty()).ok_or_else(|| {
+            bad_input("--office-user is missing: give the office's own portal User ID (or set CIGNA_OFFICE_USER)")
+        })?;
+        let office_password = read_secret(
+            "CIGNA_OFFICE_PASSWORD",
+            args.office_password_file.as_deref(),
+            "--office-password-file",
+        )?
+        .ok_or_else(|| {
+            bad_input(
+                "the office's portal password is missing: set CIGNA_OFFICE_PASSWORD or pass \
+                 --office-password-file FILE (passwords are never taken from the command line)",
+            )
+        })?;
+        let mailbox = mailbox(&args.mailbox)?;
+        let entitlements = if args.entitlements.is_empty() {
+            DEFAULT_ENTITLEMENTS.iter().map(|s| s.to_string()).collect()
+        } else {
+            let mut out: Vec<String> = Vec::new();
+            for e in &args.entitlements {
+                let Some(known) = ENTITLEMENTS.iter().find(|k| k.eq_ignore_ascii_case(e.trim()))
+                else {
+                    return Err(bad_input(format!(
+                        "--entitlement \"{e}\" is not one of the portal's entitlements: {}",
+                        ENTITLEMENTS
+                            .iter()
+                            .map(|k| format!("\"{k}\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                };
+                if !out.iter().any(|o| o == known) {
+                    out.push(known.to_string());
+                }
+            }
+            out
+        };
+        let user_id = match &args.user_id {
+            Some(id) => Some(crate::credentials::check_user_id(id)?),
+            None => None,
+        };
+        let user_password = read_secret("CIGNA_USER_PASSWORD", None, "")?;
+        if let Some(p) = &user_password {
+            crate::credentials::check_password(p, user_id.as_deref())?;
+        }
+        let timing = timing(&args.timing)?;
+        Ok(ExistingSettings {
+            tin,
+            email,
+            phone,
+            portal_url,
+            browser: args.portal.browser.clone(),
+            office_user,
+            office_password,
+            mailbox,
+            entitlements,
+            user_id,
+            user_password,
+            out: args.out.clone(),
+            runs_dir: args.runs_dir.clone().unwrap_or_else(default_runs_dir),
+            flow_file: args.flow.clone(),
+            json: args.json,
+            timing,
+            profile: Profile::default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tins() {
+        assert_eq!(Tin::parse("12-3456789").unwrap().digits(), "123456789");
+        assert_eq!(Tin::parse("123456789").unwrap().dashed(), "12-3456789");
+        let e = Tin::parse("12345678").unwrap_err().to_string();
+        assert!(e.contains("has 8 digits") && e.contains("9 digits"), "{e}");
+        let e = Tin::parse("12345678a").unwrap_err().to_string();
+        assert!(e.contains("other than digits"), "{e}");
+    }
+
+    #[test]
+    fn phones_and_emails() {
+        assert_eq!(parse_phone("(555) 123-4567").unwrap(), "5551234567");
+        assert_eq!(parse_phone("+1 555 123 4567").unwrap(), "5551234567");
+        assert!(parse_phone("555-1234").is_err());
+        assert!(parse_email("a@b.co", "--email").is_ok());
+        assert!(parse_email("a@b", "--email").is_err());
+        assert!(parse_email("nope", "--email").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5m", "x").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("2m30s", "x").unwrap(), Duration::from_secs(150));
+        assert_eq!(parse_duration("1500ms", "x").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("5", "x").is_err());
+        assert!(parse_duration("soon", "x").is_err());
+    }
+}

@@ -1,0 +1,274 @@
+//! The existing-account flow end to end: the binary drives real headless Chromium through the
+//! fixture portal and reads the code from a real Dovecot.
+
+use std::os::unix::fs::PermissionsExt;
+
+use cigna_setup::dovecot::{Dovecot, DovecotOptions};
+use cigna_setup::fixture::{PortalConfig, RunningPortal};
+use cigna_setup::secrets::Secret;
+use serde_json::Value;
+
+use crate::support::run::{Cli, Output};
+
+const OFFICE_PASSWORD: &str = "Office#Pass2026";
+const MAILBOX_PASSWORD: &str = "mailbox-secret-4711";
+const TIN: &str = "123456789";
+
+/// A fixture portal and a mailbox, started for one test and stopped with it.
+struct World {
+    dovecot: Dovecot,
+    portal: RunningPortal,
+    runs: tempfile::TempDir,
+}
+
+impl World {
+    async fn start() -> World {
+        let dovecot = tokio::task::spawn_blocking(|| {
+            Dovecot::start(DovecotOptions {
+                users: vec![("codes".into(), MAILBOX_PASSWORD.into())],
+                idle: true,
+            })
+        })
+        .await
+        .unwrap()
+        .expect("Dovecot must start (install it with `apt-get install -y dovecot-imapd`)");
+        let portal = RunningPortal::start(PortalConfig {
+            office_user: "office.manager".into(),
+            office_password: Secret::new(OFFICE_PASSWORD),
+            office_tins: vec!["987654321".into(), TIN.into()],
+            office_name: "Zuub Family Dental".into(),
+            mailbox: Some(dovecot.mailbox("codes")),
+        })
+        .await
+        .expect("the fixture portal must start");
+        World {
+            dovecot,
+            portal,
+            runs: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// `existing` with everything a real run needs, pointed at this world.
+    fn existing(&self, email: &str) -> Cli {
+        self.existing_with_mailbox(email, &self.dovecot.imaps_url("codes"))
+    }
+
+    fn existing_with_mailbox(&self, email: &str, imap_url: &str) -> Cli {
+        Cli::new("existing")
+            .flag("--tin", TIN)
+            .flag("--email", email)
+            .flag("--phone", "(555) 123-4567")
+            .flag("--portal-url", self.portal.url())
+            .flag("--office-user", "office.manager")
+            .flag("--imap-url", imap_url)
+            .path_flag("--imap-ca", self.dovecot.ca_file())
+            .path_flag("--runs-dir", self.runs.path())
+            .env("CIGNA_OFFICE_PASSWORD", OFFICE_PASSWORD)
+            .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD)
+    }
+
+    fn users(&self) -> Vec<Value> {
+        self.portal.state_json()["users"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+fn assert_no_secret(out: &Output, secrets: &[&str]) {
+    for s in secrets {
+        assert!(
+            !out.stderr.contains(s),
+            "stderr shows a secret value:\n{}",
+            out.stderr
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_flow_creates_one_active_user_with_the_tin_and_default_entitlements() {
+    let world = World::start().await;
+    let out_file = world.runs.path().join("creds.json");
+    let email = "cigna.123456789@codes.zuub.test";
+    let out = world
+        .existing(email)
+        .path_flag("--out", &out_file)
+        .arg("--json")
+        .run()
+        .await;
+    out.assert_code(0);
+    let creds = out.json();
+
+    assert_eq!(creds["flow"], "existing");
+    assert_eq!(creds["status"], "active");
+    assert_eq!(creds["tin"], TIN);
+    assert_eq!(creds["email"], email);
+    let user_id = creds["user_id"].as_str().unwrap();
+    let password = creds["password"].as_str().unwrap();
+    assert!(user_id.len() >= 6 && password.len() >= 8, "{creds}");
+    assert_eq!(creds["security_questions"].as_array().unwrap().len(), 3);
+    assert!(creds["run_id"].as_str().is_some_and(|r| !r.is_empty()));
+    assert!(creds["finished_at"].as_str().is_some_and(|r| r.ends_with('Z')));
+
+    let saved: Value = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
+    assert_eq!(saved, creds, "--out holds what stdout printed");
+    let mode = std::fs::metadata(&out_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "--out must be created 0600");
+
+    // One progress line per step, with its duration.
+    for step in ["office-login", "assign-by-tin", "enter-verification-code", "done"] {
+        assert!(
+            out.stderr.lines().any(|l| l.contains(step) && l.contains(" ok ")),
+            "no progress line for {step}:\n{}",
+            out.stderr
+        );
+    }
+    assert_no_secret(&out, &[OFFICE_PASSWORD, MAILBOX_PASSWORD, password]);
+
+    let users = world.users();
+    assert_eq!(users.len(), 1, "exactly one user: {users:?}");
+    let user = &users[0];
+    assert_eq!(user["email"], email);
+    assert_eq!(user["tins"], serde_json::json!([TIN]));
+    assert_eq!(user["status"], "active");
+    assert_eq!(user["user_id"], user_id);
+    let mut ents: Vec<&str> = user["entitlements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    ents.sort();
+    assert_eq!(
+        ents,
+        [
+            "Claim Status",
+            "Fee Schedules",
+            "Patient Eligibility & Benefits",
+            "Precertification",
+            "Remittance Reports"
+        ]
+    );
+    let state = world.portal.state_json();
+    assert_eq!(state["duplicate_creations"], 0);
+    assert_eq!(state["codes_sent"], 1);
+
+    // The run directory keeps the journal (no secrets) and the secrets file (0600).
+    let run_dir = world.runs.path().join(creds["run_id"].as_str().unwrap());
+    let journal = std::fs::read_to_string(run_dir.join("journal.json")).unwrap();
+    assert!(journal.contains("\"status\": \"done\""), "{journal}");
+    assert!(!journal.contains(password) && !journal.contains(OFFICE_PASSWORD));
+    let secrets_mode = std::fs::metadata(run_dir.join("secrets.json"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(secrets_mode, 0o600);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_right_code_is_used_among_decoys_already_in_the_mailbox() {
+    let world = World::start().await;
+    let email = "decoys.123456789@codes.zuub.test";
+    // Codes the tool must not take: an old one for the same address (before the click), and
+    // one for another address. The portal adds its own decoys on every send as well.
+    let mailbox = world.dovecot.mailbox("codes");
+    for (to, code) in [(email, "111111"), ("other.office@codes.zuub.test", "222222")] {
+        let raw = format!(
+            "From: Cigna for HCP <no-reply@cignaforhcp.cigna.com>\r\nTo: {to}\r\n\
+             Subject: Your Cigna for HCP verification code\r\n\
+             Date: Mon, 1 Jan 2024 10:00:00 +0000\r\nMessage-ID: <{code}@decoy>\r\n\
+             Content-Type: text/plain; charset=utf-8\r\n\r\n\
+             Your verification code is {code}. It expires in 24 hours.\r\n"
+        );
+        let mb = mailbox.clone();
+        tokio::task::spawn_blocking(move || cigna_setup::mail::append(&mb, raw.as_bytes()))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let out = world.existing(email).arg("--json").run().await;
+    out.assert_code(0);
+    // The portal only activates a user whose latest code was entered.
+    let users = world.users();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0]["status"], "active");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_that_matches_nothing_fails_the_step_naming_step_and_locator() {
+    let world = World::start().await;
+    let flow = cigna_setup::flow::BUILTIN[0]
+        .1
+        .replace("{ fill = \"First name\"", "{ fill = \"Given name\"");
+    assert!(flow.contains("Given name"));
+    let flow_file = world.runs.path().join("renamed.toml");
+    std::fs::write(&flow_file, flow).unwrap();
+    let out = world
+        .existing("label.123456789@codes.zuub.test")
+        .path_flag("--flow", &flow_file)
+        .flag("--action-timeout", "2s")
+        .run()
+        .await;
+    out.assert_code(3);
+    assert!(out.stderr.contains("fill-user-info"), "{}", out.stderr);
+    assert!(out.stderr.contains("Given name"), "{}", out.stderr);
+    // What it did see, so a support engineer can fix the flow.
+    assert!(out.stderr.contains("First name"), "{}", out.stderr);
+    assert!(world.users().is_empty());
+}
+
+#[tokio::test]
+async fn a_tin_of_eight_digits_is_refused_before_anything_runs() {
+    let out = Cli::new("existing")
+        .flag("--tin", "12345678")
+        .flag("--email", "a@codes.zuub.test")
+        .flag("--phone", "5551234567")
+        .flag("--office-user", "office.manager")
+        .flag("--imap-url", "imaps://codes@127.0.0.1:1/INBOX")
+        .env("CIGNA_OFFICE_PASSWORD", OFFICE_PASSWORD)
+        .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD)
+        .run()
+        .await;
+    out.assert_code(2);
+    assert!(out.stderr.contains("--tin"), "{}", out.stderr);
+    assert!(out.stderr.contains("9 digits"), "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn a_missing_office_password_says_how_to_give_it() {
+    let out = Cli::new("existing")
+        .flag("--tin", TIN)
+        .flag("--email", "a@codes.zuub.test")
+        .flag("--phone", "5551234567")
+        .flag("--office-user", "office.manager")
+        .flag("--imap-url", "imaps://codes@127.0.0.1:1/INBOX")
+        .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD)
+        .run()
+        .await;
+    out.assert_code(2);
+    assert!(out.stderr.contains("CIGNA_OFFICE_PASSWORD"), "{}", out.stderr);
+    assert!(out.stderr.contains("--office-password-file"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_mailbox_is_an_environment_error_before_the_portal_is_touched() {
+    let world = World::start().await;
+    // A loopback port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = world
+        .existing_with_mailbox(
+            "nomail.123456789@codes.zuub.test",
+            &format!("imaps://codes@127.0.0.1:{port}/INBOX"),
+        )
+        .run()
+        .await;
+    out.assert_code(5);
+    assert!(out.stderr.contains(&format!("127.0.0.1:{port}")), "{}", out.stderr);
+    assert!(!out.stderr.contains(MAILBOX_PASSWORD));
+    assert!(world.users().is_empty(), "nothing was created on the portal");
+}

@@ -1,0 +1,146 @@
+//! The browser driver against markup the portal contract allows but the fixture portal may not
+//! use (fixtures/markup/habits.html): labels attached every way, hidden duplicates, late
+//! content, disabled-then-enabled controls, a covering cookie banner, masks, custom
+//! checkboxes, a scroll-to-enable agreement, shadow DOM. Real headless Chromium.
+
+use std::time::Duration;
+
+use cigna_setup::browser::{find_executable, Among, Browser, BrowserOptions, Locator};
+
+const T: Duration = Duration::from_secs(5);
+
+fn label(name: &str) -> Locator {
+    Locator::Label { name: name.into() }
+}
+
+fn button(name: &str) -> Locator {
+    Locator::Role {
+        role: "button".into(),
+        name: name.into(),
+    }
+}
+
+async fn open_habits() -> Browser {
+    let executable = find_executable(None).expect("chromium must be installed");
+    let mut browser = Browser::launch(BrowserOptions {
+        executable,
+        profile_dir: None,
+        loopback_only: true,
+    })
+    .await
+    .expect("chromium must start");
+    browser.set_dismiss(vec![Locator::Clickable {
+        name: "Accept All Cookies".into(),
+    }]);
+    let page = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/markup/habits.html");
+    browser
+        .goto(&format!("file://{}", page.display()))
+        .await
+        .unwrap();
+    browser
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_are_found_by_label_however_it_is_attached() {
+    let b = open_habits().await;
+    for (name, value) in [
+        ("First name", "Insurance"),       // <label for>, with a required marker
+        ("Last name", "Admin"),            // wrapping label
+        ("Email address", "a@b.example"), // aria-label
+        ("shadow field", "in the shadow"), // open shadow root, case-insensitive
+    ] {
+        b.fill(&label(name), value, false, T).await.unwrap();
+        assert_eq!(b.field_value(&label(name), T).await.unwrap(), value);
+    }
+    // aria-labelledby, through an input mask.
+    b.fill(&label("Phone number"), "5551234567", false, T)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.field_value(&label("Phone number"), T).await.unwrap(),
+        "(555) 123-4567"
+    );
+    b.fill(&label("Date of Birth"), "01/01/1980", false, T)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.field_value(&label("Date of Birth"), T).await.unwrap(),
+        "01/01/1980"
+    );
+    // Filling again replaces, it does not append.
+    b.fill(&label("First name"), "Second", false, T).await.unwrap();
+    assert_eq!(b.field_value(&label("First name"), T).await.unwrap(), "Second");
+    // Content rendered late by script is waited for.
+    b.fill(&label("Late field"), "late", false, T).await.unwrap();
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controls_are_acted_on_only_when_visible_enabled_and_uncovered() {
+    let b = open_habits().await;
+    // The visible <a role=button> Next, not the hidden mobile <button>.
+    b.click(&button("Next"), T).await.unwrap();
+    b.expect_text("clicked Next", T).await.unwrap();
+    // Disabled at first; enabled by script later.
+    b.click(&button("Continue"), T).await.unwrap();
+    b.expect_text("clicked Continue", T).await.unwrap();
+    // Covered by the cookie banner: the banner is accepted first.
+    b.click(&button("Covered Button"), T).await.unwrap();
+    b.expect_text("cookies accepted", T).await.unwrap();
+    b.expect_text("clicked Covered", T).await.unwrap();
+    let log = b.read_next_to("Reference", T).await.unwrap();
+    assert_eq!(log, "REF-9");
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selects_checkboxes_agreements_and_shown_values() {
+    let b = open_habits().await;
+    b.select(&label("Job role"), "administration SUPPORT", T)
+        .await
+        .unwrap();
+    b.expect_text("role x2", T).await.unwrap();
+    // A custom checkbox whose native input is invisible: ticked through its label.
+    b.set_checked(&label("Remember me"), true, T).await.unwrap();
+    b.expect_text("remember true", T).await.unwrap();
+    // Disabled until the agreement is scrolled to its end.
+    b.set_checked(
+        &label("I have read and agree to the Website Access Manager User Agreement"),
+        true,
+        T,
+    )
+    .await
+    .unwrap();
+    b.expect_text("agreed true", T).await.unwrap();
+    assert_eq!(
+        b.read_next_to("Temporary User ID", T).await.unwrap(),
+        "TMP12345"
+    );
+    assert_eq!(
+        b.read_next_to("Temporary Password", T).await.unwrap(),
+        "Xy7!pass"
+    );
+    b.check_exactly(
+        &Among::Names(vec!["Remember me".into()]),
+        &[],
+        T,
+    )
+    .await
+    .unwrap();
+    b.expect_text("remember false", T).await.unwrap();
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_target_fails_with_what_the_page_showed() {
+    let b = open_habits().await;
+    let err = b
+        .fill(&label("Given name"), "x", false, Duration::from_millis(800))
+        .await
+        .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("Given name"), "{msg}");
+    assert!(msg.contains("First name"), "the candidates seen: {msg}");
+    assert_eq!(cigna_setup::error::exit_code(&err), 3);
+    b.close().await;
+}

@@ -1,0 +1,47 @@
+//! A throwaway Dovecot for tests, and verification emails to deliver into it.
+
+use cigna_setup::dovecot::{Dovecot, DovecotOptions};
+
+/// The shared mailbox the tests read codes from.
+pub const MAILBOX_USER: &str = "codes@zuub.com";
+pub const MAILBOX_PASSWORD: &str = "Mailbox-Secret-7731";
+
+/// Starts Dovecot with the test mailbox user. Fails (never skips) with the install command when
+/// Dovecot or openssl is missing. Blocking: call from `spawn_blocking` in async tests.
+pub fn start(idle: bool) -> Dovecot {
+    Dovecot::start(DovecotOptions {
+        users: vec![(MAILBOX_USER.into(), MAILBOX_PASSWORD.into())],
+        idle,
+    })
+    .unwrap_or_else(|e| panic!("cannot start the throwaway Dovecot: {e:#}"))
+}
+
+/// A portal-style verification email: multipart/alternative, quoted-printable text and an HTML
+/// part that splits the code across spans.
+pub fn code_email(from: &str, to: &str, code: &str) -> Vec<u8> {
+    let (head, tail) = code.split_at(3);
+    format!(
+        "From: Cigna for HCP <{from}>\r\n\
+         To: {to}\r\n\
+         Subject: {subject}\r\n\
+         Date: Wed, 21 Jan 2026 09:14:07 -0600\r\n\
+         Message-ID: <{code}.{to}@cignaforhcp.cigna.com>\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/alternative; boundary=\"b1\"\r\n\
+         \r\n\
+         --b1\r\n\
+         Content-Type: text/plain; charset=UTF-8\r\n\
+         Content-Transfer-Encoding: quoted-printable\r\n\
+         \r\n\
+         Your Cigna for HCP verification code is: {code}=0D=0A=\r\n\
+         It is valid for 24 hours.\r\n\
+         --b1\r\n\
+         Content-Type: text/html; charset=UTF-8\r\n\
+         Content-Transfer-Encoding: quoted-printable\r\n\
+         \r\n\
+         <p>Your verification code is:</p><p style=3D\"font-size:28px\"><span>{head}</span><span>{tail}</span></p>\r\n\
+         --b1--\r\n",
+        subject = cigna_setup::mail::PORTAL_SUBJECT,
+    )
+    .into_bytes()
+}

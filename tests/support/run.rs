@@ -1,0 +1,88 @@
+//! Running the `cigna-setup` binary the way a person would, with a fluent builder.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+/// One invocation of the binary: arguments, environment (nothing inherited that matters), and
+/// what it printed.
+pub struct Cli {
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// The stdout as JSON; panics with both streams when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\n--- stderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code {} (wanted {code})\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_cigna-setup"))
+}
+
+impl Cli {
+    pub fn new(subcommand: &str) -> Cli {
+        Cli {
+            args: vec![subcommand.to_string()],
+            envs: Vec::new(),
+        }
+    }
+
+    pub fn arg(mut self, a: impl AsRef<str>) -> Self {
+        self.args.push(a.as_ref().to_string());
+        self
+    }
+
+    pub fn flag(self, name: &str, value: impl AsRef<str>) -> Self {
+        self.arg(name).arg(value)
+    }
+
+    pub fn env(mut self, k: &str, v: impl AsRef<str>) -> Self {
+        self.envs.push((k.to_string(), v.as_ref().to_string()));
+        self
+    }
+
+    pub fn path_flag(self, name: &str, p: &Path) -> Self {
+        self.flag(name, p.to_string_lossy())
+    }
+
+    pub async fn run(self) -> Output {
+        let mut cmd = tokio::process::Command::new(binary());
+        cmd.args(&self.args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", std::env::var("HOME").unwrap_or_default())
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        for (k, v) in &self.envs {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().await.expect("cannot run cigna-setup");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
