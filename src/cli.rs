@@ -36,7 +36,7 @@ pub enum Command {
     ///     --tin 123456789 --email cigna.123456789@codes.example.com --phone 5551234567 \
     ///     --office-user office.manager --imap-url imaps://codes@imap.example.com/INBOX --json
     #[command(verbatim_doc_comment)]
-    Existing(ExistingArgs),
+    Existing(Box<ExistingArgs>),
 
     /// List a flow's steps: id, title, what each needs and what it produces.
     ///
@@ -155,7 +155,12 @@ pub struct MailboxArgs {
 #[derive(Debug, Args, Clone)]
 pub struct TimingArgs {
     /// How long to wait for the verification code email (e.g. 90s, 5m).
-    #[arg(long, env = "CIGNA_CODE_TIMEOUT", default_value = "5m", value_name = "DURATION")]
+    #[arg(
+        long,
+        env = "CIGNA_CODE_TIMEOUT",
+        default_value = "5m",
+        value_name = "DURATION"
+    )]
     pub code_timeout: String,
 
     /// How long one action may wait for its element (e.g. 30s).

@@ -60,7 +60,8 @@ pub fn check_password(password: &Secret, user_id: Option<&str>) -> Result<()> {
         && p.chars().any(|c| c.is_ascii_uppercase())
         && p.chars().any(|c| c.is_ascii_lowercase())
         && p.chars().any(|c| c.is_ascii_digit())
-        && p.chars().any(|c| !c.is_alphanumeric() && !c.is_whitespace())
+        && p.chars()
+            .any(|c| !c.is_alphanumeric() && !c.is_whitespace())
         && !p.chars().any(char::is_whitespace)
         && !user_id.is_some_and(|u| p.to_lowercase().contains(&u.to_lowercase()));
     if !ok {

@@ -15,6 +15,7 @@ use crate::mail::{MailboxConfig, MailboxUrl, Security};
 use crate::secrets::Secret;
 
 const DOVECOT_BIN: &str = "/usr/sbin/dovecot";
+const IMAP_BIN: &str = "/usr/lib/dovecot/imap";
 const INSTALL_HINT: &str = "run `sudo apt-get install -y dovecot-imapd openssl`";
 /// How long a fresh Dovecot gets to accept a LOGIN + SELECT.
 const READY_DEADLINE: Duration = Duration::from_secs(10);
@@ -111,8 +112,7 @@ impl Dovecot {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            dovecot.imaps_port = free_port()?;
-            dovecot.imap_port = free_port()?;
+            [dovecot.imaps_port, dovecot.imap_port] = free_ports()?;
             let config = dovecot.config(&options, &accounts);
             let config_path = dovecot.dir.path().join("dovecot.conf");
             fs::write(&config_path, config).context("cannot write dovecot.conf")?;
@@ -272,10 +272,6 @@ service old-stats {{
                  LIST-STATUS BINARY MOVE LITERAL+\n",
             );
         }
-        if !accounts.root {
-            // Without root there is no chroot, and every process runs as the caller.
-            c.push_str("service auth {\n  user = $default_internal_user\n}\n");
-        }
         c
     }
 
@@ -389,10 +385,13 @@ fn alive(pid: u32) -> bool {
 }
 
 fn check_installed() -> anyhow::Result<()> {
-    if !Path::new(DOVECOT_BIN).exists() {
-        return Err(environment(format!(
-            "Dovecot is not installed ({DOVECOT_BIN} is missing): {INSTALL_HINT}"
-        )));
+    // dovecot-core alone has no IMAP server: both binaries must be there.
+    for binary in [DOVECOT_BIN, IMAP_BIN] {
+        if !Path::new(binary).exists() {
+            return Err(environment(format!(
+                "Dovecot is not installed ({binary} is missing): {INSTALL_HINT}"
+            )));
+        }
     }
     match Command::new("openssl")
         .arg("version")
@@ -407,10 +406,14 @@ fn check_installed() -> anyhow::Result<()> {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| environment(format!("cannot find a free loopback port: {e}")))?;
-    Ok(listener.local_addr()?.port())
+/// Two distinct free loopback ports (both held until both are known).
+fn free_ports() -> anyhow::Result<[u16; 2]> {
+    let bind = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| environment(format!("cannot find a free loopback port: {e}")))
+    };
+    let (a, b) = (bind()?, bind()?);
+    Ok([a.local_addr()?.port(), b.local_addr()?.port()])
 }
 
 /// (name, uid, gid) of each /etc/passwd entry.
@@ -470,7 +473,9 @@ fn accounts(dir: &Path) -> anyhow::Result<Accounts> {
             .find(|(_, u, _)| *u == uid)
             .map(|(n, _, _)| n.clone())
             .or_else(|| std::env::var("USER").ok())
-            .ok_or_else(|| environment(format!("uid {uid} has no user name for Dovecot to run as")))?;
+            .ok_or_else(|| {
+                environment(format!("uid {uid} has no user name for Dovecot to run as"))
+            })?;
         let group = group_name(gid).unwrap_or_else(|| name.clone());
         Ok(Accounts {
             login_user: name.clone(),
@@ -529,28 +534,62 @@ fn make_certificates(tls: &Path) -> anyhow::Result<PathBuf> {
          keyUsage = critical, digitalSignature, keyEncipherment\n\
          extendedKeyUsage = serverAuth\n",
     )?;
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
     let steps: [Vec<&str>; 3] = [
         [
             &["req", "-x509"][..],
             &ec,
             &[
-                "-keyout", "ca.key", "-out", "ca.crt", "-days", "7", "-subj",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-days",
+                "7",
+                "-subj",
                 "/CN=cigna-setup throwaway CA",
-                "-addext", "basicConstraints=critical,CA:TRUE",
-                "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
             ],
         ]
         .concat(),
         [
             &["req"][..],
             &ec,
-            &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"],
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
         ]
         .concat(),
         vec![
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "server.crt", "-days", "7", "-extfile", "server.ext",
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "7",
+            "-extfile",
+            "server.ext",
         ],
     ];
     for args in steps {

@@ -143,10 +143,7 @@ impl<'a> Engine<'a> {
                     .await
             }
             Action::Check(target) => b.set_checked(&self.render_locator(target)?, true, t).await,
-            Action::Uncheck(target) => {
-                b.set_checked(&self.render_locator(target)?, false, t)
-                    .await
-            }
+            Action::Uncheck(target) => b.set_checked(&self.render_locator(target)?, false, t).await,
             Action::CheckExactly { among, checked } => {
                 let want = self.vars.render_list(checked)?;
                 b.check_exactly(among, &want, t).await
@@ -177,7 +174,10 @@ impl<'a> Engine<'a> {
                     .clone()
                     .context("wait-for-code without an earlier note-mailbox")?;
                 let to = self.vars.render(to)?;
-                let code = self.mailbox.wait_code(&mark, &to, self.code_timeout).await?;
+                let code = self
+                    .mailbox
+                    .wait_code(&mark, &to, self.code_timeout)
+                    .await?;
                 tracing::info!(uid = code.uid, subject = %code.subject, "verification code received");
                 let name = format!("captured.{into}");
                 self.vars.set_secret(&name, Secret::new(code.code));

@@ -48,7 +48,8 @@ impl fmt::Display for Failure {
 impl std::error::Error for Failure {}
 
 impl Failure {
-    pub fn new(exit: Exit, message: impl Into<String>) -> anyhow::Error {
+    /// The failure, as the `anyhow::Error` everything returns.
+    pub fn error(exit: Exit, message: impl Into<String>) -> anyhow::Error {
         anyhow::Error::new(Failure {
             exit,
             message: message.into(),
@@ -58,22 +59,22 @@ impl Failure {
 
 /// Bad input or usage: exit 2.
 pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
-    Failure::new(Exit::BadInput, message)
+    Failure::error(Exit::BadInput, message)
 }
 
 /// A portal step failed: exit 3.
 pub fn portal_step(message: impl Into<String>) -> anyhow::Error {
-    Failure::new(Exit::PortalStep, message)
+    Failure::error(Exit::PortalStep, message)
 }
 
 /// The verification code did not come or was refused: exit 4.
 pub fn verification_code(message: impl Into<String>) -> anyhow::Error {
-    Failure::new(Exit::VerificationCode, message)
+    Failure::error(Exit::VerificationCode, message)
 }
 
 /// The environment is missing something or unreachable: exit 5.
 pub fn environment(message: impl Into<String>) -> anyhow::Error {
-    Failure::new(Exit::Environment, message)
+    Failure::error(Exit::Environment, message)
 }
 
 /// The exit code for an error: the first `Failure` in its chain, else 1 (an internal error).

@@ -24,6 +24,6 @@ use crate::error::{Exit, Failure};
 pub async fn run(cli: cli::Cli) -> Result<()> {
     tokio::select! {
         result = commands::dispatch(cli.command) => result,
-        _ = tokio::signal::ctrl_c() => Err(Failure::new(Exit::Interrupted, "interrupted")),
+        _ = tokio::signal::ctrl_c() => Err(Failure::error(Exit::Interrupted, "interrupted")),
     }
 }

@@ -126,7 +126,9 @@ pub fn parse_email(raw: &str, flag: &str) -> Result<String> {
                 && domain.contains('.')
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
-                && !raw.chars().any(|c| c.is_whitespace() || c == ',' || c == '<')
+                && !raw
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == ',' || c == '<')
                 && !domain.contains('@')
         }
         None => false,
@@ -197,12 +199,8 @@ pub fn parse_duration(raw: &str, flag: &str) -> Result<Duration> {
 pub fn read_secret(env: &str, file: Option<&Path>, file_flag: &str) -> Result<Option<Secret>> {
     if let Some(path) = file {
         use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(path).map_err(|e| {
-            bad_input(format!(
-                "cannot read {file_flag} {}: {e}",
-                path.display()
-            ))
-        })?;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| bad_input(format!("cannot read {file_flag} {}: {e}", path.display())))?;
         if meta.permissions().mode() & 0o077 != 0 {
             return Err(bad_input(format!(
                 "{file_flag} {} can be read by other users: run `chmod 600 {}` first",
@@ -210,12 +208,14 @@ pub fn read_secret(env: &str, file: Option<&Path>, file_flag: &str) -> Result<Op
                 path.display()
             )));
         }
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            bad_input(format!("cannot read {file_flag} {}: {e}", path.display()))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| bad_input(format!("cannot read {file_flag} {}: {e}", path.display())))?;
         let value = text.trim_end_matches(['\n', '\r']);
         if value.is_empty() {
-            return Err(bad_input(format!("{file_flag} {} is empty", path.display())));
+            return Err(bad_input(format!(
+                "{file_flag} {} is empty",
+                path.display()
+            )));
         }
         return Ok(Some(Secret::new(value)));
     }
@@ -230,7 +230,7 @@ pub fn default_runs_dir() -> PathBuf {
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(|| std::env::temp_dir());
+        .unwrap_or_else(std::env::temp_dir);
     state.join("cigna-setup").join("runs")
 }
 
@@ -330,7 +330,9 @@ impl ExistingSettings {
         } else {
             let mut out: Vec<String> = Vec::new();
             for e in &args.entitlements {
-                let Some(known) = ENTITLEMENTS.iter().find(|k| k.eq_ignore_ascii_case(e.trim()))
+                let Some(known) = ENTITLEMENTS
+                    .iter()
+                    .find(|k| k.eq_ignore_ascii_case(e.trim()))
                 else {
                     return Err(bad_input(format!(
                         "--entitlement \"{e}\" is not one of the portal's entitlements: {}",
@@ -405,8 +407,14 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(parse_duration("5m", "x").unwrap(), Duration::from_secs(300));
-        assert_eq!(parse_duration("2m30s", "x").unwrap(), Duration::from_secs(150));
-        assert_eq!(parse_duration("1500ms", "x").unwrap(), Duration::from_millis(1500));
+        assert_eq!(
+            parse_duration("2m30s", "x").unwrap(),
+            Duration::from_secs(150)
+        );
+        assert_eq!(
+            parse_duration("1500ms", "x").unwrap(),
+            Duration::from_millis(1500)
+        );
         assert!(parse_duration("5", "x").is_err());
         assert!(parse_duration("soon", "x").is_err());
     }

@@ -116,9 +116,9 @@ pub(super) async fn start(
     if is_root() {
         builder = builder.no_sandbox();
     }
-    let config = builder.build().map_err(|e| {
-        error::environment(format!("could not configure the browser: {e}"))
-    })?;
+    let config = builder
+        .build()
+        .map_err(|e| error::environment(format!("could not configure the browser: {e}")))?;
     let (browser, mut handler) = chromiumoxide::Browser::launch(config).await.map_err(|e| {
         error::environment(format!(
             "could not start the browser {}: {e}. Check that it runs: `{} --headless=new --version`",

@@ -376,7 +376,7 @@
       const d = dismissTarget();
       if (d) {
         const p = pointFor(d);
-        if (!p.covered) return { status: "click", x: p.x, y: p.y, dismissing: describe(d) };
+        if (!p.covered) return { status: "click", x: p.x, y: p.y, el: d, dismissing: describe(d) };
       }
       return {
         status: "wait",
@@ -384,7 +384,7 @@
         seen: [],
       };
     }
-    return { status: "click", x: at.x, y: at.y };
+    return { status: "click", x: at.x, y: at.y, el };
   }
 
   function scrollAgreements() {
@@ -587,6 +587,19 @@
       r = attempt();
     } catch (e) {
       r = { status: "wait", reason: "page script error: " + e.message, seen: [] };
+    }
+    // A target that is still moving (content above it rendering late) would be missed by
+    // the mouse: click only where it stands still across a frame.
+    if (r.status === "click" && r.el) {
+      const el = r.el;
+      delete r.el;
+      await new Promise((resolve) => {
+        requestAnimationFrame(() => resolve());
+        setTimeout(resolve, 50);
+      });
+      const again = el.isConnected ? pointFor(el) : { covered: null };
+      if (!again.covered && Math.abs(again.x - r.x) < 1 && Math.abs(again.y - r.y) < 1) return r;
+      r = { status: "wait", reason: "the target is moving", seen: [] };
     }
     if (r.status !== "wait" || performance.now() >= until) return r;
     await new Promise((resolve) => {

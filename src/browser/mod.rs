@@ -140,11 +140,15 @@ impl Browser {
     }
 
     pub async fn expect_text(&self, text: &str, timeout: Duration) -> Result<()> {
-        self.until_done(&Verb::Expect(text), timeout).await.map(drop)
+        self.until_done(&Verb::Expect(text), timeout)
+            .await
+            .map(drop)
     }
 
     pub async fn click(&self, target: &Locator, timeout: Duration) -> Result<()> {
-        self.until_done(&Verb::Click(target), timeout).await.map(drop)
+        self.until_done(&Verb::Click(target), timeout)
+            .await
+            .map(drop)
     }
 
     /// Types `value` into the field as a person would (so input masks see keystroke input),
@@ -229,7 +233,13 @@ impl Browser {
     /// The page's URL and title, for progress and error messages.
     pub async fn whereabouts(&self) -> String {
         let url = self.page.url().await.ok().flatten().unwrap_or_default();
-        let title = self.page.get_title().await.ok().flatten().unwrap_or_default();
+        let title = self
+            .page
+            .get_title()
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         format!("\"{title}\" at {url}")
     }
 
@@ -335,7 +345,10 @@ impl Browser {
             DispatchMouseEventType::MousePressed,
             DispatchMouseEventType::MouseReleased,
         ] {
-            let mut ev = DispatchMouseEventParams::builder().r#type(kind.clone()).x(x).y(y);
+            let mut ev = DispatchMouseEventParams::builder()
+                .r#type(kind.clone())
+                .x(x)
+                .y(y);
             if kind != DispatchMouseEventType::MouseMoved {
                 ev = ev.button(MouseButton::Left).click_count(1);
             }

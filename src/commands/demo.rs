@@ -10,7 +10,7 @@ use crate::dovecot::{Dovecot, DovecotOptions};
 use crate::engine::progress;
 use crate::fixture::{PortalConfig, RunningPortal};
 use crate::secrets::{self, Secret};
-use crate::settings::{self, ExistingSettings, Profile, Tin, Timing};
+use crate::settings::{self, ExistingSettings, Profile, Timing, Tin};
 
 pub async fn command(args: DemoArgs) -> Result<()> {
     let tin = Tin::parse(&args.tin)?;
@@ -25,10 +25,9 @@ pub async fn command(args: DemoArgs) -> Result<()> {
 
     progress("starting a throwaway Dovecot mailbox…");
     let users = vec![("codes".to_string(), mailbox_password.clone())];
-    let dovecot = tokio::task::spawn_blocking(move || {
-        Dovecot::start(DovecotOptions { users, idle: true })
-    })
-    .await??;
+    let dovecot =
+        tokio::task::spawn_blocking(move || Dovecot::start(DovecotOptions { users, idle: true }))
+            .await??;
     let mailbox = dovecot.mailbox("codes");
 
     let portal = RunningPortal::start(PortalConfig {
@@ -61,7 +60,10 @@ pub async fn command(args: DemoArgs) -> Result<()> {
         user_id: None,
         user_password: None,
         out: None,
-        runs_dir: args.runs_dir.clone().unwrap_or_else(settings::default_runs_dir),
+        runs_dir: args
+            .runs_dir
+            .clone()
+            .unwrap_or_else(settings::default_runs_dir),
         flow_file: None,
         json: args.json,
         timing: Timing {

@@ -33,7 +33,7 @@ pub struct Credentials {
     pub run_dir: PathBuf,
 }
 
-pub async fn command(args: ExistingArgs) -> Result<()> {
+pub async fn command(args: Box<ExistingArgs>) -> Result<()> {
     let settings = ExistingSettings::from_args(&args)?;
     let json = settings.json;
     let creds = run_existing(settings).await?;
@@ -54,7 +54,12 @@ pub fn print_human(c: &Credentials) {
     println!("  User ID:   {}", c.user_id);
     println!("  Password:  {}", c.password);
     for (i, q) in c.security_questions.iter().enumerate() {
-        println!("  Security question {}: {} → {}", i + 1, q.question, q.answer);
+        println!(
+            "  Security question {}: {} → {}",
+            i + 1,
+            q.question,
+            q.answer
+        );
     }
     println!("  Run:       {} ({})", c.run_id, c.run_dir.display());
 }

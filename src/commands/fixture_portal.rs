@@ -11,8 +11,8 @@ use crate::secrets;
 use crate::settings::{self, Tin};
 
 pub async fn command(args: FixturePortalArgs) -> Result<()> {
-    let office_password = settings::read_secret("CIGNA_OFFICE_PASSWORD", None, "")?
-        .ok_or_else(|| {
+    let office_password =
+        settings::read_secret("CIGNA_OFFICE_PASSWORD", None, "")?.ok_or_else(|| {
             bad_input(
                 "set CIGNA_OFFICE_PASSWORD: the fixture portal accepts the office user with that \
                  password",

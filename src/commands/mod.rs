@@ -1,8 +1,8 @@
 //! One function per subcommand, composing the layers below.
 
-// mod demo; (waits for dovecot/fixture)
+mod demo;
 mod existing;
-// mod fixture_portal;
+mod fixture_portal;
 mod steps;
 
 pub use existing::{run_existing, Credentials};
@@ -15,6 +15,7 @@ pub async fn dispatch(command: Command) -> Result<()> {
     match command {
         Command::Existing(args) => existing::command(args).await,
         Command::Steps(args) => steps::command(args),
-        Command::FixturePortal(_) | Command::Demo(_) => anyhow::bail!("not wired yet"),
+        Command::FixturePortal(args) => fixture_portal::command(args).await,
+        Command::Demo(args) => demo::command(args).await,
     }
 }

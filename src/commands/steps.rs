@@ -25,11 +25,18 @@ pub fn command(args: StepsArgs) -> Result<()> {
             .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({"flow": flow.name, "title": flow.title, "steps": steps}))?
+            serde_json::to_string_pretty(
+                &json!({"flow": flow.name, "title": flow.title, "steps": steps})
+            )?
         );
         return Ok(());
     }
-    println!("{} — {} ({} steps)", flow.name, flow.title, flow.steps.len());
+    println!(
+        "{} — {} ({} steps)",
+        flow.name,
+        flow.title,
+        flow.steps.len()
+    );
     for (i, s) in flow.steps.iter().enumerate() {
         let guide = s
             .guide

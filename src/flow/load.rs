@@ -229,7 +229,10 @@ fn position(text: &str, offset: usize) -> String {
 /// captured by an earlier action, a code wait preceded by a mailbox note.
 pub fn parse(text: &str, origin: &str) -> Result<Flow> {
     let raw: RawFlow = toml::from_str(text).map_err(|e| {
-        let at = e.span().map(|s| position(text, s.start)).unwrap_or_default();
+        let at = e
+            .span()
+            .map(|s| position(text, s.start))
+            .unwrap_or_default();
         error::bad_input(format!(
             "{origin} is not a valid flow ({at}): {}",
             e.message()

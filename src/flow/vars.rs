@@ -12,14 +12,23 @@ pub const INPUTS: &[(&str, &str)] = &[
     ("portal_url", "the portal's entry URL"),
     ("tin", "the office's TIN, 9 digits"),
     ("tin_dashed", "the TIN as the portal shows it, 12-3456789"),
-    ("email", "the new login's email address (where codes arrive)"),
+    (
+        "email",
+        "the new login's email address (where codes arrive)",
+    ),
     ("phone", "the office's phone number, 10 digits"),
     ("office_user", "the office's own portal User ID"),
-    ("office_password", "the office's own portal password (secret)"),
+    (
+        "office_password",
+        "the office's own portal password (secret)",
+    ),
     ("entitlements", "the entitlements to grant (a list)"),
     ("profile.first_name", "first name of the new login"),
     ("profile.last_name", "last name of the new login"),
-    ("profile.job_role_option", "job role, as the Add New User list names it"),
+    (
+        "profile.job_role_option",
+        "job role, as the Add New User list names it",
+    ),
     ("profile.job_role", "job role, as typed into the profile"),
     ("profile.address", "office address"),
     ("profile.date_of_birth", "date of birth, MM/DD/YYYY"),
@@ -59,12 +68,12 @@ fn walk<'a>(template: &'a str, mut f: impl FnMut(Piece<'a>) -> Result<()>) -> Re
     while let Some(i) = rest.find(['{', '}']) {
         f(Piece::Text(&rest[..i]))?;
         let tail = &rest[i..];
-        if tail.starts_with("{{") {
+        if let Some(after) = tail.strip_prefix("{{") {
             f(Piece::Text("{"))?;
-            rest = &tail[2..];
-        } else if tail.starts_with("}}") {
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("}}") {
             f(Piece::Text("}"))?;
-            rest = &tail[2..];
+            rest = after;
         } else if tail.starts_with('}') {
             bail!("a lone `}}` in \"{template}\": write `}}}}` for a literal brace");
         } else {
@@ -231,7 +240,10 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not a variable name"));
-        assert!(references("a } b").unwrap_err().to_string().contains("lone"));
+        assert!(references("a } b")
+            .unwrap_err()
+            .to_string()
+            .contains("lone"));
         let v = Vars::new(Redactor::new());
         assert!(v
             .render("{nope}")

@@ -19,7 +19,8 @@ pub struct ParsedMessage {
 }
 
 pub fn parse_message(raw: &[u8]) -> anyhow::Result<ParsedMessage> {
-    let mail = mailparse::parse_mail(raw).context("the message is not a readable RFC 5322 email")?;
+    let mail =
+        mailparse::parse_mail(raw).context("the message is not a readable RFC 5322 email")?;
     let headers = &mail.headers;
     let addresses = |name: &str| -> Vec<String> {
         headers
@@ -47,7 +48,8 @@ pub fn parse_message(raw: &[u8]) -> anyhow::Result<ParsedMessage> {
 }
 
 pub fn extract_code(raw: &[u8]) -> anyhow::Result<Option<String>> {
-    let mail = mailparse::parse_mail(raw).context("the message is not a readable RFC 5322 email")?;
+    let mail =
+        mailparse::parse_mail(raw).context("the message is not a readable RFC 5322 email")?;
     Ok(code_of(&mail))
 }
 
@@ -84,7 +86,10 @@ fn code_of(mail: &ParsedMail) -> Option<String> {
 
 /// Characters that templates put inside numbers to stop mail apps from linking them.
 fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}')
+    matches!(
+        c,
+        '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+    )
 }
 
 fn remove_invisible(text: &str) -> String {
@@ -103,7 +108,9 @@ pub fn code_in_text(text: &str) -> Option<String> {
     }
     let lower: Vec<char> = chars.iter().map(|c| c.to_ascii_lowercase()).collect();
     let mut best: Option<(usize, usize)> = None; // (distance, candidate start)
-    for at in (0..lower.len().saturating_sub(3)).filter(|&i| lower[i..i + 4] == ['c', 'o', 'd', 'e']) {
+    for at in
+        (0..lower.len().saturating_sub(3)).filter(|&i| lower[i..i + 4] == ['c', 'o', 'd', 'e'])
+    {
         let end = at + 4;
         if let Some(&start) = candidates.iter().find(|&&start| start >= end) {
             let distance = start - end;
@@ -420,13 +427,18 @@ mod tests {
         assert_eq!(code_in_text("code 482913.50"), None);
         // Nearest after "code" wins over an earlier or farther number.
         assert_eq!(
-            code_in_text("Ref 774201\nYour verification code is 482913. This code expires; case 555111"),
+            code_in_text(
+                "Ref 774201\nYour verification code is 482913. This code expires; case 555111"
+            ),
             Some("482913".into())
         );
         // Without "code": the only candidate, else nothing.
         assert_eq!(code_in_text("Use 482913 to sign in"), Some("482913".into()));
         assert_eq!(code_in_text("Use 482913 or 774201"), None);
-        assert_eq!(code_in_text("Use 482913, again 482913"), Some("482913".into()));
+        assert_eq!(
+            code_in_text("Use 482913, again 482913"),
+            Some("482913".into())
+        );
         assert_eq!(code_in_text("nothing here"), None);
     }
 
@@ -439,11 +451,15 @@ mod tests {
         );
         assert_eq!(text, "Your code:\n482913\nTom & Jerry");
         assert_eq!(code_in_text(&text), Some("482913".into()));
-        let cells = "<table><tr><td>Code</td></tr>\n<tr>\n  <td>4</td>\n  <td>8</td>\n  <td>2</td>\n  \
+        let cells =
+            "<table><tr><td>Code</td></tr>\n<tr>\n  <td>4</td>\n  <td>8</td>\n  <td>2</td>\n  \
                      <td>9</td>\n  <td>1</td>\n  <td>3</td>\n</tr></table>";
         assert_eq!(html_to_text(cells), "Code\n482913");
         // Block boundaries keep numbers apart.
-        assert_eq!(html_to_text("<p>2026</p><p>01</p>br<br>x"), "2026\n01\nbr\nx");
+        assert_eq!(
+            html_to_text("<p>2026</p><p>01</p>br<br>x"),
+            "2026\n01\nbr\nx"
+        );
         assert_eq!(html_to_text("48&zwnj;29&#8203;13"), "482913");
         assert_eq!(html_to_text("a &unknown; b & c"), "a &unknown; b & c");
         assert_eq!(html_to_text("<a href=\"x>y\">link</a> text"), "link text");
@@ -457,7 +473,10 @@ mod tests {
         assert_eq!(message.from, ["no-reply@cignaforhcp.cigna.com"]);
         assert_eq!(message.to, ["office.admin@zuub.com"]);
         assert_eq!(message.subject, crate::mail::PORTAL_SUBJECT);
-        assert_eq!(message.date.as_deref(), Some("Wed, 21 Jan 2026 09:14:07 -0600"));
+        assert_eq!(
+            message.date.as_deref(),
+            Some("Wed, 21 Jan 2026 09:14:07 -0600")
+        );
     }
 
     #[test]
@@ -475,7 +494,9 @@ mod tests {
             Some("096384")
         );
         assert_eq!(
-            extract_code(&fixture("html-table-cells.eml")).unwrap().as_deref(),
+            extract_code(&fixture("html-table-cells.eml"))
+                .unwrap()
+                .as_deref(),
             Some("551207")
         );
     }
@@ -483,7 +504,9 @@ mod tests {
     #[test]
     fn reference_number_in_footer_is_not_the_code() {
         assert_eq!(
-            extract_code(&fixture("footer-reference.eml")).unwrap().as_deref(),
+            extract_code(&fixture("footer-reference.eml"))
+                .unwrap()
+                .as_deref(),
             Some("264810")
         );
     }

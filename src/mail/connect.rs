@@ -81,7 +81,11 @@ pub(crate) fn login(config: &MailboxConfig) -> anyhow::Result<Session> {
     let tcp = connect_tcp(url, config.connect_timeout)?;
     tcp.set_read_timeout(Some(reply_timeout))
         .and_then(|()| tcp.set_write_timeout(Some(reply_timeout)))
-        .map_err(|e| environment(format!("cannot use the connection to the mailbox {url}: {e}")))?;
+        .map_err(|e| {
+            environment(format!(
+                "cannot use the connection to the mailbox {url}: {e}"
+            ))
+        })?;
 
     let stream = match url.security {
         Security::Tls => {
@@ -100,15 +104,10 @@ pub(crate) fn login(config: &MailboxConfig) -> anyhow::Result<Session> {
             let (tcp, offers_starttls) = negotiate_starttls(url, tcp)?;
             let inner = if offers_starttls {
                 Inner::Tls(Box::new(tls_handshake(config, tcp)?))
-            } else if url.is_loopback() {
+            } else {
+                plaintext_allowed(url)?;
                 tracing::debug!(mailbox = %url, "no STARTTLS offered; plaintext to a loopback host");
                 Inner::Plain(tcp)
-            } else {
-                return Err(environment(format!(
-                    "the mailbox server at {url} does not offer STARTTLS, and plaintext IMAP is only \
-                     allowed to this machine: use imaps://{}:993 (TLS) in --imap-url instead",
-                    url_host_for_message(url)
-                )));
             };
             imap::Client::new(Stream {
                 inner,
@@ -124,7 +123,7 @@ pub(crate) fn login(config: &MailboxConfig) -> anyhow::Result<Session> {
                 "the mailbox {url} refused the login of `{}`: {}. Check the IMAP password \
                  (CIGNA_IMAP_PASSWORD or --imap-password-file) and the user in --imap-url",
                 url.user,
-                text.trim()
+                text.trim().trim_end_matches('.')
             )),
             imap::Error::Validate(_) => environment(format!(
                 "the IMAP user or password for {url} contains a line break, which IMAP LOGIN cannot \
@@ -172,9 +171,9 @@ pub(crate) fn select(session: &mut Session, url: &MailboxUrl) -> anyhow::Result<
                 (Some(validity), Some(next)) => (validity, next),
                 _ => {
                     return Err(environment(format!(
-                        "the mailbox server at {url} reports no UIDNEXT/UIDVALIDITY, which this tool \
+                    "the mailbox server at {url} reports no UIDNEXT/UIDVALIDITY, which this tool \
                          needs to tell new messages from old ones: use a standard IMAP server"
-                    )))
+                )))
                 }
             }
         }
@@ -188,6 +187,18 @@ pub(crate) fn select(session: &mut Session, url: &MailboxUrl) -> anyhow::Result<
         uid_next,
         idle,
     })
+}
+
+/// A password and a code in clear text may only travel inside this machine.
+fn plaintext_allowed(url: &MailboxUrl) -> anyhow::Result<()> {
+    if url.is_loopback() {
+        return Ok(());
+    }
+    Err(environment(format!(
+        "the mailbox server at {url} does not offer STARTTLS, and plaintext IMAP is only allowed \
+         to this machine: use imaps://{}:993 (TLS) in --imap-url instead",
+        url_host_for_message(url)
+    )))
 }
 
 fn url_host_for_message(url: &MailboxUrl) -> String {
@@ -231,7 +242,10 @@ fn connect_tcp(url: &MailboxUrl, timeout: Duration) -> anyhow::Result<TcpStream>
     }
     let what = match last_error {
         Some((addr, e)) if e.kind() == io::ErrorKind::TimedOut => {
-            format!("connecting to {addr} timed out after {}s", timeout.as_secs_f32())
+            format!(
+                "connecting to {addr} timed out after {}s",
+                timeout.as_secs_f32()
+            )
         }
         Some((addr, e)) => format!("cannot connect to {addr}: {e}"),
         None => format!("the host `{}` has no address", url.host),
@@ -357,4 +371,69 @@ fn finish_plain(url: &MailboxUrl, reader: BufReader<TcpStream>) -> anyhow::Resul
 fn has_starttls(line: &str) -> bool {
     line.split(|c: char| c.is_whitespace() || c == '[' || c == ']')
         .any(|word| word.eq_ignore_ascii_case("STARTTLS"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::Secret;
+    use std::net::TcpListener;
+
+    #[test]
+    fn plaintext_only_to_loopback() {
+        for ok in [
+            "imap://u@127.0.0.1",
+            "imap://u@127.1.2.3:1143",
+            "imap://u@LocalHost",
+            "imap://u@[::1]",
+        ] {
+            plaintext_allowed(&ok.parse().unwrap()).unwrap_or_else(|e| panic!("{ok}: {e:#}"));
+        }
+        for refused in [
+            "imap://u@mail.zuub.com",
+            "imap://u@10.0.0.5",
+            "imap://u@[2001:db8::1]",
+        ] {
+            let err = plaintext_allowed(&refused.parse().unwrap()).expect_err(refused);
+            assert_eq!(crate::error::exit_code(&err), 5);
+            assert!(format!("{err:#}").contains("use imaps://u@"), "{err:#}");
+        }
+    }
+
+    /// A loopback server without STARTTLS: the session is plaintext, and the exchange is the
+    /// greeting, CAPABILITY, then the imap crate's LOGIN.
+    #[test]
+    fn plaintext_login_to_a_loopback_server_without_starttls() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (socket, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(socket.try_clone().unwrap());
+            let mut writer = socket;
+            let mut line = String::new();
+            writer.write_all(b"* OK fake IMAP ready\r\n").unwrap();
+            let mut heard = Vec::new();
+            for reply in [
+                "* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\ns1 OK done\r\n",
+                "a1 OK logged in\r\n",
+            ] {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                heard.push(line.trim().to_string());
+                writer.write_all(reply.as_bytes()).unwrap();
+            }
+            heard
+        });
+        let config = MailboxConfig {
+            url: format!("imap://u@127.0.0.1:{port}/INBOX").parse().unwrap(),
+            password: Secret::new("pw"),
+            ca_file: None,
+            connect_timeout: Duration::from_secs(2),
+        };
+        login(&config).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(
+            server.join().unwrap(),
+            ["s1 CAPABILITY", "a1 LOGIN \"u\" \"pw\""]
+        );
+    }
 }

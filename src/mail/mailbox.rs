@@ -19,6 +19,8 @@ use crate::error::{bad_input, environment, verification_code, Exit, Failure};
 
 /// The longest one IDLE wait lasts before the thread looks at its shutdown flag. The server's
 /// notice ends a wait at once, so this bounds only how long a drop or cancel takes to be seen.
+/// (It also re-issues IDLE far more often than the 25 minutes after which servers may drop an
+/// idling client.)
 const IDLE_SLICE: Duration = Duration::from_secs(1);
 /// Between searches when the server has no IDLE.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -48,7 +50,7 @@ impl Shared {
     }
 
     fn into_error(self) -> anyhow::Error {
-        Failure::new(self.0, self.1)
+        Failure::error(self.0, self.1)
     }
 }
 
@@ -76,7 +78,7 @@ impl Mailbox {
             .name("mailbox".into())
             .spawn(move || worker.run(receiver, ready_tx));
         if let Err(e) = spawned {
-            // The sender went into the closure, so the receiver sees it closed: ready() reports.
+            // The unspawned closure drops the watch sender: ready() reports the session stopped.
             tracing::error!("cannot start the mailbox thread: {e}");
         }
         Mailbox {
@@ -300,16 +302,17 @@ impl Worker {
         let mut seen: BTreeMap<u32, Arrival> = BTreeMap::new();
         let mut failures = 0;
         let mut woke_at: Option<Instant> = None;
+        let mut mark = mark.clone();
         loop {
             if self.cancelled(reply) {
                 return Waited::Abandoned;
             }
-            match self.look(mark, wanted, &mut seen) {
+            match self.look(&mut mark, wanted, &mut seen) {
                 Ok(Some(code)) => {
                     // The code itself is never logged.
                     tracing::debug!(
                         uid = code.uid,
-                        after_notice_ms = woke_at.map(|w| w.elapsed().as_secs_f64() * 1000.0),
+                        idle_to_code_us = woke_at.map(|w| w.elapsed().as_micros() as u64),
                         waited_ms = started.elapsed().as_millis() as u64,
                         "verification email found"
                     );
@@ -319,9 +322,11 @@ impl Worker {
                 Err(e) => {
                     failures += 1;
                     self.session = None;
+                    woke_at = None;
                     if failures > 1 {
-                        return Waited::Failed(e.context(format!(
-                            "lost the mailbox {} while waiting for the verification code",
+                        // Exit 5 whatever failed: the mailbox, not the portal, is at fault.
+                        return Waited::Failed(environment(format!(
+                            "lost the mailbox {} while waiting for the verification code: {e:#}",
                             self.config.url
                         )));
                     }
@@ -334,7 +339,7 @@ impl Worker {
                 return Waited::Failed(verification_code(matching::timeout_message(
                     &seen,
                     wanted,
-                    mark,
+                    &mark,
                     &self.config.url,
                     timeout,
                 )));
@@ -354,7 +359,7 @@ impl Worker {
     /// Fetches what arrived since the mark and has not been seen; returns the newest match.
     fn look(
         &mut self,
-        mark: &Mark,
+        mark: &mut Mark,
         wanted: &Wanted,
         seen: &mut BTreeMap<u32, Arrival>,
     ) -> anyhow::Result<Option<VerificationCode>> {
@@ -362,16 +367,19 @@ impl Worker {
         let (session, selected) = self.session()?;
         // A new UIDVALIDITY means UIDs were renumbered: the UID mark means nothing any more and
         // only the arrival time can tell new from old.
-        let first_uid = if selected.uid_validity == mark.uid_validity {
-            mark.uid_next
-        } else {
+        if selected.uid_validity != mark.uid_validity {
             tracing::warn!(mailbox = %url, "UIDVALIDITY changed since the mark; relying on arrival times");
             seen.clear();
-            1
-        };
-        // Some servers (Dovecot with maildir among them) only look for mail delivered by other
-        // sessions when asked to sync; without IDLE nobody else asks.
-        session.noop().context("NOOP failed")?;
+            mark.uid_validity = selected.uid_validity;
+            mark.uid_next = 1;
+        }
+        let first_uid = mark.uid_next;
+        if !selected.idle {
+            // Some servers (Dovecot with maildir among them) only look for mail delivered by
+            // other sessions when a command asks them to sync; IDLE and DONE do that, a bare
+            // search may not.
+            session.noop().context("NOOP failed")?;
+        }
         let found = session
             .uid_search(format!("UID {first_uid}:*"))
             .context("UID SEARCH failed")?;
@@ -382,11 +390,7 @@ impl Worker {
             .collect();
         if !new.is_empty() {
             new.sort_unstable();
-            let set = new
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
+            let set = new.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
             let fetched = session
                 .uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])")
                 .context("UID FETCH failed")?;
@@ -437,5 +441,21 @@ impl Worker {
             }
             Ok(false)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compile-time: a Mailbox can be shared between tasks and its futures spawned.
+    #[allow(dead_code)]
+    fn usable_from_spawned_tasks(mailbox: &Mailbox, mark: &Mark) {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        fn send<T: Send>(_: T) {}
+        send_sync(mailbox);
+        send(mailbox.ready());
+        send(mailbox.mark());
+        send(mailbox.wait_code(mark, "a@b.c", Duration::ZERO));
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::{Mark, MailboxUrl, ParsedMessage, VerificationCode, PORTAL_SENDER};
+use super::{MailboxUrl, Mark, ParsedMessage, VerificationCode, PORTAL_SENDER};
 
 /// Clock-skew allowance between this machine and the mail server for the arrival-time check.
 pub(crate) const CLOCK_SKEW_SECS: i64 = 60;
@@ -62,7 +62,7 @@ impl Arrival {
             .any(|a| a.eq_ignore_ascii_case(PORTAL_SENDER))
         {
             Verdict::OtherSender
-        } else if !message.to.iter().any(|a| *a == wanted.to) {
+        } else if !message.to.contains(&wanted.to) {
             Verdict::OtherRecipient
         } else if self.arrived.is_some_and(|t| t < wanted.not_before) {
             Verdict::TooOld
@@ -116,7 +116,7 @@ pub(crate) fn timeout_message(
     if seen.is_empty() {
         let _ = write!(
             out,
-            ": no new message arrived after the mark (UIDNEXT {} at {since}).",
+            ": no new message arrived since the code was requested (UIDNEXT {} at {since}).",
             mark.uid_next
         );
     } else {
@@ -126,14 +126,19 @@ pub(crate) fn timeout_message(
             .count();
         let _ = write!(
             out,
-            ". Since the mark (UIDNEXT {} at {since}) {} new message{} arrived, {from_portal} from \
-             the portal's sender {PORTAL_SENDER}:",
+            ". Since the code was requested (UIDNEXT {} at {since}) {} new message{} arrived, \
+             {from_portal} from the portal's sender {PORTAL_SENDER}:",
             mark.uid_next,
             seen.len(),
             if seen.len() == 1 { "" } else { "s" },
         );
         for arrival in seen.values().take(LISTED) {
-            let _ = write!(out, "\n  UID {}: {}", arrival.uid, describe(arrival, wanted));
+            let _ = write!(
+                out,
+                "\n  UID {}: {}",
+                arrival.uid,
+                describe(arrival, wanted)
+            );
         }
         if seen.len() > LISTED {
             let _ = write!(out, "\n  … and {} more", seen.len() - LISTED);
@@ -209,8 +214,20 @@ mod tests {
         let mut seen = BTreeMap::new();
         for a in [
             arrival(10, PORTAL_SENDER, "other@zuub.com", at, Some("111111")),
-            arrival(11, "someone@else.com", "office.admin@zuub.com", at, Some("222222")),
-            arrival(12, PORTAL_SENDER, "office.admin@zuub.com", at - 61, Some("333333")),
+            arrival(
+                11,
+                "someone@else.com",
+                "office.admin@zuub.com",
+                at,
+                Some("222222"),
+            ),
+            arrival(
+                12,
+                PORTAL_SENDER,
+                "office.admin@zuub.com",
+                at - 61,
+                Some("333333"),
+            ),
             arrival(13, PORTAL_SENDER, "office.admin@zuub.com", at, None),
         ] {
             seen.insert(a.uid, a);
@@ -235,8 +252,26 @@ mod tests {
         }
 
         // Within the skew allowance (the server's clock a bit behind ours) still counts.
-        seen.insert(14, arrival(14, PORTAL_SENDER, "office.admin@zuub.com", at - 59, Some("444444")));
-        seen.insert(15, arrival(15, PORTAL_SENDER, "office.admin@zuub.com", at, Some("555555")));
+        seen.insert(
+            14,
+            arrival(
+                14,
+                PORTAL_SENDER,
+                "office.admin@zuub.com",
+                at - 59,
+                Some("444444"),
+            ),
+        );
+        seen.insert(
+            15,
+            arrival(
+                15,
+                PORTAL_SENDER,
+                "office.admin@zuub.com",
+                at,
+                Some("555555"),
+            ),
+        );
         assert_eq!(best(&seen, &wanted).unwrap().code, "555555");
         seen.remove(&15);
         let found = best(&seen, &wanted).unwrap();
@@ -248,7 +283,16 @@ mod tests {
         let mark = mark();
         let wanted = Wanted::new("office.admin@zuub.com", &mark);
         let url: MailboxUrl = "imaps://codes@zuub.com@127.0.0.1:993".parse().unwrap();
-        let message = timeout_message(&BTreeMap::new(), &wanted, &mark, &url, Duration::from_secs(90));
-        assert!(message.contains("within 90s: no new message arrived after the mark"), "{message}");
+        let message = timeout_message(
+            &BTreeMap::new(),
+            &wanted,
+            &mark,
+            &url,
+            Duration::from_secs(90),
+        );
+        assert!(
+            message.contains("within 90s: no new message arrived since the code was requested"),
+            "{message}"
+        );
     }
 }

@@ -45,14 +45,12 @@ impl MailboxUrl {
     /// Whether the host is this machine, the only place plaintext IMAP is allowed to go.
     pub fn is_loopback(&self) -> bool {
         self.host.eq_ignore_ascii_case("localhost")
-            || self
-                .host
-                .parse::<IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
+            || self.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
 }
 
-const RIGHT_FORM: &str = "use imaps://USER@HOST[:PORT][/MAILBOX] (TLS) or imap://USER@HOST[:PORT][/MAILBOX] \
+const RIGHT_FORM: &str =
+    "use imaps://USER@HOST[:PORT][/MAILBOX] (TLS) or imap://USER@HOST[:PORT][/MAILBOX] \
      (STARTTLS), e.g. imaps://codes%40zuub.com@imap.zuub.com/INBOX";
 
 impl FromStr for MailboxUrl {
@@ -60,7 +58,8 @@ impl FromStr for MailboxUrl {
 
     fn from_str(text: &str) -> anyhow::Result<MailboxUrl> {
         let text = text.trim();
-        let bad = |problem: &str| bad_input(format!("bad IMAP URL `{text}`: {problem}; {RIGHT_FORM}"));
+        let bad =
+            |problem: &str| bad_input(format!("bad IMAP URL `{text}`: {problem}; {RIGHT_FORM}"));
 
         let (scheme, rest) = text
             .split_once("://")
@@ -72,7 +71,9 @@ impl FromStr for MailboxUrl {
         };
 
         // The host never holds an '@' and a user name may (codes@zuub.com): split at the last one.
-        let (userinfo, hostpath) = rest.rsplit_once('@').ok_or_else(|| bad("it names no user"))?;
+        let (userinfo, hostpath) = rest
+            .rsplit_once('@')
+            .ok_or_else(|| bad("it names no user"))?;
         if userinfo.contains(':') {
             // Not echoing the URL: the text after the ':' is a password.
             return Err(bad_input(format!(
@@ -98,14 +99,20 @@ impl FromStr for MailboxUrl {
             None => security.default_port(),
             Some(p) => match p.parse::<u16>() {
                 Ok(p) if p > 0 => p,
-                _ => return Err(bad(&format!("the port `{p}` is not a number from 1 to 65535"))),
+                _ => {
+                    return Err(bad(&format!(
+                        "the port `{p}` is not a number from 1 to 65535"
+                    )))
+                }
             },
         };
         if host.is_empty() {
             return Err(bad("the host is empty"));
         }
         if host.contains(|c: char| c.is_whitespace() || c == '%') {
-            return Err(bad(&format!("the host `{host}` is not a host name or IP address")));
+            return Err(bad(&format!(
+                "the host `{host}` is not a host name or IP address"
+            )));
         }
 
         let mailbox = percent_decode(path.trim_end_matches('/')).map_err(|p| bad(&p))?;
@@ -161,7 +168,12 @@ fn percent_decode(text: &str) -> Result<String, String> {
                 .get(i + 1..i + 3)
                 .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| format!("`{}` is not a valid %XX escape", &text[i..text.len().min(i + 3)]))?;
+                .ok_or_else(|| {
+                    format!(
+                        "`{}` is not a valid %XX escape",
+                        &text[i..text.len().min(i + 3)]
+                    )
+                })?;
             out.push(hex);
             i += 3;
         } else {
@@ -195,7 +207,11 @@ impl fmt::Display for MailboxUrl {
         let mailbox = percent_encode(&self.mailbox, &['@', '?', '#']);
         let scheme = self.security.scheme();
         if self.host.contains(':') {
-            write!(f, "{scheme}://{user}@[{}]:{}/{mailbox}", self.host, self.port)
+            write!(
+                f,
+                "{scheme}://{user}@[{}]:{}/{mailbox}",
+                self.host, self.port
+            )
         } else {
             write!(f, "{scheme}://{user}@{}:{}/{mailbox}", self.host, self.port)
         }
@@ -229,7 +245,10 @@ mod tests {
                 mailbox: "INBOX".into(),
             }
         );
-        assert_eq!(url.to_string(), "imaps://codes@zuub.com@imap.zuub.com:993/INBOX");
+        assert_eq!(
+            url.to_string(),
+            "imaps://codes@zuub.com@imap.zuub.com:993/INBOX"
+        );
         assert_eq!(parse(&url.to_string()), url);
     }
 
@@ -290,7 +309,10 @@ mod tests {
         ] {
             let message = error(text);
             assert!(message.contains(says), "{text}: {message}");
-            assert!(message.contains("imaps://USER@HOST[:PORT][/MAILBOX]"), "{message}");
+            assert!(
+                message.contains("imaps://USER@HOST[:PORT][/MAILBOX]"),
+                "{message}"
+            );
         }
     }
 

@@ -108,7 +108,9 @@ async fn existing_flow_creates_one_active_user_with_the_tin_and_default_entitlem
     assert!(user_id.len() >= 6 && password.len() >= 8, "{creds}");
     assert_eq!(creds["security_questions"].as_array().unwrap().len(), 3);
     assert!(creds["run_id"].as_str().is_some_and(|r| !r.is_empty()));
-    assert!(creds["finished_at"].as_str().is_some_and(|r| r.ends_with('Z')));
+    assert!(creds["finished_at"]
+        .as_str()
+        .is_some_and(|r| r.ends_with('Z')));
 
     let saved: Value = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
     assert_eq!(saved, creds, "--out holds what stdout printed");
@@ -116,9 +118,16 @@ async fn existing_flow_creates_one_active_user_with_the_tin_and_default_entitlem
     assert_eq!(mode, 0o600, "--out must be created 0600");
 
     // One progress line per step, with its duration.
-    for step in ["office-login", "assign-by-tin", "enter-verification-code", "done"] {
+    for step in [
+        "office-login",
+        "assign-by-tin",
+        "enter-verification-code",
+        "done",
+    ] {
         assert!(
-            out.stderr.lines().any(|l| l.contains(step) && l.contains(" ok ")),
+            out.stderr
+                .lines()
+                .any(|l| l.contains(step) && l.contains(" ok ")),
             "no progress line for {step}:\n{}",
             out.stderr
         );
@@ -173,7 +182,10 @@ async fn the_right_code_is_used_among_decoys_already_in_the_mailbox() {
     // Codes the tool must not take: an old one for the same address (before the click), and
     // one for another address. The portal adds its own decoys on every send as well.
     let mailbox = world.dovecot.mailbox("codes");
-    for (to, code) in [(email, "111111"), ("other.office@codes.zuub.test", "222222")] {
+    for (to, code) in [
+        (email, "111111"),
+        ("other.office@codes.zuub.test", "222222"),
+    ] {
         let raw = format!(
             "From: Cigna for HCP <no-reply@cignaforhcp.cigna.com>\r\nTo: {to}\r\n\
              Subject: Your Cigna for HCP verification code\r\n\
@@ -247,8 +259,16 @@ async fn a_missing_office_password_says_how_to_give_it() {
         .run()
         .await;
     out.assert_code(2);
-    assert!(out.stderr.contains("CIGNA_OFFICE_PASSWORD"), "{}", out.stderr);
-    assert!(out.stderr.contains("--office-password-file"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("CIGNA_OFFICE_PASSWORD"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("--office-password-file"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -268,7 +288,14 @@ async fn an_unreachable_mailbox_is_an_environment_error_before_the_portal_is_tou
         .run()
         .await;
     out.assert_code(5);
-    assert!(out.stderr.contains(&format!("127.0.0.1:{port}")), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        out.stderr
+    );
     assert!(!out.stderr.contains(MAILBOX_PASSWORD));
-    assert!(world.users().is_empty(), "nothing was created on the portal");
+    assert!(
+        world.users().is_empty(),
+        "nothing was created on the portal"
+    );
 }

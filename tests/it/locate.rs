@@ -46,7 +46,7 @@ async fn fields_are_found_by_label_however_it_is_attached() {
     for (name, value) in [
         ("First name", "Insurance"),       // <label for>, with a required marker
         ("Last name", "Admin"),            // wrapping label
-        ("Email address", "a@b.example"), // aria-label
+        ("Email address", "a@b.example"),  // aria-label
         ("shadow field", "in the shadow"), // open shadow root, case-insensitive
     ] {
         b.fill(&label(name), value, false, T).await.unwrap();
@@ -68,10 +68,17 @@ async fn fields_are_found_by_label_however_it_is_attached() {
         "01/01/1980"
     );
     // Filling again replaces, it does not append.
-    b.fill(&label("First name"), "Second", false, T).await.unwrap();
-    assert_eq!(b.field_value(&label("First name"), T).await.unwrap(), "Second");
+    b.fill(&label("First name"), "Second", false, T)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.field_value(&label("First name"), T).await.unwrap(),
+        "Second"
+    );
     // Content rendered late by script is waited for.
-    b.fill(&label("Late field"), "late", false, T).await.unwrap();
+    b.fill(&label("Late field"), "late", false, T)
+        .await
+        .unwrap();
     b.close().await;
 }
 
@@ -120,13 +127,9 @@ async fn selects_checkboxes_agreements_and_shown_values() {
         b.read_next_to("Temporary Password", T).await.unwrap(),
         "Xy7!pass"
     );
-    b.check_exactly(
-        &Among::Names(vec!["Remember me".into()]),
-        &[],
-        T,
-    )
-    .await
-    .unwrap();
+    b.check_exactly(&Among::Names(vec!["Remember me".into()]), &[], T)
+        .await
+        .unwrap();
     b.expect_text("remember false", T).await.unwrap();
     b.close().await;
 }

@@ -142,6 +142,7 @@ async fn wrong_password_is_an_environment_error_without_the_password() {
     let mailbox = Mailbox::open(config.clone());
     let err = mailbox.ready().await.expect_err("login must fail");
     let message = format!("{err:#} {err:?}");
+    eprintln!("{err:#}");
     assert_eq!(exit_code(&err), 5, "{message}");
     assert!(!message.contains("Not-The-Password-9431"), "{message}");
     assert!(!message.contains(MAILBOX_PASSWORD), "{message}");
@@ -167,6 +168,7 @@ async fn unreachable_port_is_an_environment_error() {
     let mailbox = Mailbox::open(config.clone());
     let err = mailbox.ready().await.expect_err("nothing listens there");
     let message = format!("{err:#}");
+    eprintln!("{message}");
     assert_eq!(exit_code(&err), 5, "{message}");
     assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
     assert!(message.contains("host and port"), "{message}");
@@ -182,6 +184,7 @@ async fn untrusted_certificate_is_an_environment_error_naming_imap_ca() {
     config.ca_file = None;
     let err = Mailbox::open(config).ready().await.expect_err("unknown CA");
     let message = format!("{err:#}");
+    eprintln!("{message}");
     assert_eq!(exit_code(&err), 5, "{message}");
     assert!(message.contains("--imap-ca"), "{message}");
 }
@@ -206,6 +209,7 @@ async fn timeout_with_only_decoys_says_what_was_seen() {
         .await
         .expect_err("only decoys arrived");
     let message = format!("{err:#}");
+    eprintln!("{message}");
     assert_eq!(exit_code(&err), 4, "{message}");
     for part in [
         "no verification code for office.admin@zuub.com",
@@ -247,4 +251,25 @@ async fn dropping_a_waiting_mailbox_logs_out() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     eprintln!("logged out {:?} after the drop", dropped.elapsed());
+}
+
+#[tokio::test]
+async fn dovecot_stops_and_cleans_up_on_drop() {
+    let dovecot = dovecot(true).await;
+    let port = dovecot.imaps_port();
+    let dir = dovecot.log_file().parent().unwrap().to_path_buf();
+    assert!(dir.is_dir());
+    let stopped = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        drop(dovecot);
+        started.elapsed()
+    })
+    .await
+    .unwrap();
+    eprintln!("Dovecot stopped in {stopped:?}");
+    assert!(!dir.exists(), "{} is left behind", dir.display());
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "port {port} still accepts connections"
+    );
 }

@@ -1,6 +1,8 @@
 //! The integration tests: real headless Chromium, real Dovecot, the fixture portal on port 0.
 
+mod existing;
+mod fixture;
+mod locate;
+mod mail;
 #[path = "../support/mod.rs"]
 mod support;
-mod mail;
-mod locate;

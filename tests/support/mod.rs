@@ -1,5 +1,6 @@
 //! Shared test support: Dovecot harness, fixture portal, run helpers.
 #![allow(dead_code)]
 
-pub mod run;
 pub mod dovecot;
+pub mod portal;
+pub mod run;
