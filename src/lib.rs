@@ -18,12 +18,8 @@ pub mod settings;
 
 use anyhow::Result;
 
-use crate::error::{Exit, Failure};
-
-/// Runs one command line; Ctrl-C ends it (dropping the browser and mailbox) with exit 130.
+/// Runs one command line. Long-running commands handle Ctrl-C themselves, so that they can
+/// close the browser and stop their servers before exiting with 130.
 pub async fn run(cli: cli::Cli) -> Result<()> {
-    tokio::select! {
-        result = commands::dispatch(cli.command) => result,
-        _ = tokio::signal::ctrl_c() => Err(Failure::error(Exit::Interrupted, "interrupted")),
-    }
+    commands::dispatch(cli.command).await
 }

@@ -11,6 +11,7 @@ use crate::browser::{self, Browser, BrowserOptions};
 use crate::cli::ExistingArgs;
 use crate::credentials::{self, SecurityAnswer};
 use crate::engine::{progress, Engine};
+use crate::error::{Exit, Failure};
 use crate::flow::{self, Vars};
 use crate::journal::{self, Journal};
 use crate::mail::Mailbox;
@@ -178,7 +179,14 @@ pub async fn run_existing(settings: ExistingSettings) -> Result<Credentials> {
             settings.timing.action_timeout,
             settings.timing.code_timeout,
         );
-        engine.run(&flow).await
+        // Ctrl-C stops the flow here, so the browser is still closed and reaped below.
+        tokio::select! {
+            outcome = engine.run(&flow) => outcome,
+            _ = tokio::signal::ctrl_c() => Err(Failure::error(
+                Exit::Interrupted,
+                "interrupted: the run is kept, with its journal and secrets",
+            )),
+        }
     };
     browser.close().await;
     if let Err(err) = outcome {

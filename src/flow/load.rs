@@ -338,3 +338,136 @@ pub fn parse(text: &str, origin: &str) -> Result<Flow> {
         steps,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::exit_code;
+
+    fn load(name: &str) -> Result<Flow> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/flows")
+            .join(name);
+        from_file(&path)
+    }
+
+    /// The error's message, after checking it is bad input (exit 2).
+    fn bad(name: &str) -> String {
+        let err = load(name).expect_err(name);
+        assert_eq!(exit_code(&err), 2, "{err:#}");
+        format!("{err:#}")
+    }
+
+    #[test]
+    fn the_builtin_flow_has_the_sixteen_steps_of_the_guide() {
+        let flow = builtin("existing").unwrap();
+        let ids: Vec<_> = flow.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "office-login",
+                "open-add-user",
+                "fill-user-info",
+                "assign-by-tin",
+                "select-entitlements",
+                "review-submit",
+                "capture-temp-credentials",
+                "temp-id-login",
+                "create-profile",
+                "accept-terms-of-use",
+                "review-profile",
+                "user-login",
+                "send-verification-code",
+                "enter-verification-code",
+                "accept-agreement",
+                "done"
+            ]
+        );
+        let capture = flow.step("capture-temp-credentials").unwrap();
+        assert_eq!(
+            capture.outputs(),
+            ["captured.temp_user_id", "captured.temp_password"]
+        );
+        let temp = flow.step("temp-id-login").unwrap();
+        assert!(temp.inputs().contains(&"captured.temp_password".to_string()));
+        assert!(builtin("nope").is_err());
+    }
+
+    #[test]
+    fn a_valid_file_parses_every_verb_and_target_form() {
+        let flow = load("minimal.toml").unwrap();
+        assert_eq!(flow.name, "minimal");
+        assert_eq!(flow.dismiss.len(), 2);
+        let a = &flow.steps[0].actions;
+        assert_eq!(a[0], Action::Goto("{portal_url}".into()));
+        assert_eq!(
+            a[3],
+            Action::Fill {
+                target: Locator::Label {
+                    name: "Password".into()
+                },
+                value: "{office_password}".into()
+            }
+        );
+        assert_eq!(
+            a[5],
+            Action::Check(Locator::Role {
+                role: "radio".into(),
+                name: "By TIN".into()
+            })
+        );
+        assert_eq!(
+            a[7],
+            Action::CheckExactly {
+                among: Among::Pattern(r"^\d{2}-\d{7}".into()),
+                checked: vec!["{tin_dashed}".into()]
+            }
+        );
+        assert_eq!(
+            a[10],
+            Action::Click(Locator::Clickable {
+                name: "Next".into()
+            })
+        );
+        let code = &flow.steps[1];
+        assert_eq!(code.inputs(), ["captured.temp_user_id", "email"]);
+        assert_eq!(code.outputs(), ["captured.code"]);
+    }
+
+    #[test]
+    fn an_unknown_variable_is_named_with_its_step_and_line() {
+        let msg = bad("unknown-variable.toml");
+        assert!(msg.contains("{office_usr}"), "{msg}");
+        assert!(msg.contains("step \"fill\""), "{msg}");
+        assert!(msg.contains("line 9"), "{msg}");
+        assert!(msg.contains("office_user"), "the known names are listed: {msg}");
+    }
+
+    #[test]
+    fn a_capture_used_before_it_is_made_is_refused() {
+        let msg = bad("capture-used-too-early.toml");
+        assert!(msg.contains("{captured.temp_user_id}"), "{msg}");
+        assert!(msg.contains("no earlier action captures it"), "{msg}");
+    }
+
+    #[test]
+    fn malformed_actions_say_what_an_action_looks_like() {
+        let msg = bad("two-verbs.toml");
+        assert!(msg.contains("exactly one verb"), "{msg}");
+        let msg = bad("unknown-key.toml");
+        assert!(msg.contains("value"), "{msg}");
+        assert!(msg.contains("line 8"), "{msg}");
+        let msg = bad("duplicate-step.toml");
+        assert!(msg.contains("\"same\" is used twice"), "{msg}");
+        let msg = bad("code-without-note.toml");
+        assert!(msg.contains("note-mailbox"), "{msg}");
+        let msg = bad("unclosed-variable.toml");
+        assert!(msg.contains("unclosed"), "{msg}");
+    }
+
+    #[test]
+    fn a_missing_file_is_bad_input_naming_the_path() {
+        let msg = bad("does-not-exist.toml");
+        assert!(msg.contains("does-not-exist.toml"), "{msg}");
+    }
+}

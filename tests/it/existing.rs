@@ -8,7 +8,7 @@ use cigna_setup::fixture::{PortalConfig, RunningPortal};
 use cigna_setup::secrets::Secret;
 use serde_json::Value;
 
-use crate::support::run::{Cli, Output};
+use crate::support::run::{processes_mentioning, Cli, Output};
 
 const OFFICE_PASSWORD: &str = "Office#Pass2026";
 const MAILBOX_PASSWORD: &str = "mailbox-secret-4711";
@@ -298,4 +298,56 @@ async fn an_unreachable_mailbox_is_an_environment_error_before_the_portal_is_tou
         world.users().is_empty(),
         "nothing was created on the portal"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_mid_flow_exits_130_closes_the_browser_and_keeps_the_run() {
+    let world = World::start().await;
+    // The browser's profile lives under this TMPDIR, so its processes can be recognised.
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp_path = tmp.path().to_string_lossy().to_string();
+    let child = world
+        .existing("ctrlc.123456789@codes.zuub.test")
+        .env("TMPDIR", &tmp_path)
+        .spawn();
+    let pid = child.id().unwrap();
+    // Interrupt once the flow is inside the portal: a step after the login has started.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let journal = loop {
+        let found = std::fs::read_dir(world.runs.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path().join("journal.json"))
+            .find(|p| p.exists());
+        if let Some(p) = found {
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            if text.contains("\"id\": \"open-add-user\",\n      \"status\": \"running\"")
+                || text.contains("\"id\": \"fill-user-info\",\n      \"status\": \"running\"")
+            {
+                break p;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "the run never got going");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    };
+    assert!(
+        !processes_mentioning(&tmp_path).is_empty(),
+        "the browser should be running with its profile under TMPDIR"
+    );
+    std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        processes_mentioning(&tmp_path).is_empty(),
+        "the browser outlived the run: {:?}",
+        processes_mentioning(&tmp_path)
+    );
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(text.contains("\"status\": \"failed\""), "{text}");
+    assert!(journal.parent().unwrap().join("secrets.json").exists());
 }

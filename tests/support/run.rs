@@ -86,3 +86,40 @@ impl Cli {
         }
     }
 }
+
+impl Cli {
+    /// Starts the binary without waiting, for tests that interrupt it.
+    pub fn spawn(self) -> tokio::process::Child {
+        let mut cmd = tokio::process::Command::new(binary());
+        cmd.args(&self.args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", std::env::var("HOME").unwrap_or_default())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (k, v) in &self.envs {
+            cmd.env(k, v);
+        }
+        cmd.spawn().expect("cannot run cigna-setup")
+    }
+}
+
+/// Processes whose command line mentions `needle` (e.g. a browser profile directory).
+pub fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let zombie = std::fs::read_to_string(entry.path().join("stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(false);
+        if !zombie && cmdline.contains(needle) {
+            found.push(cmdline);
+        }
+    }
+    found
+}
