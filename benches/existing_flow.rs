@@ -151,6 +151,11 @@ fn main() {
             office_tins: vec!["123456789".into(), "987654321".into()],
             office_name: "Zuub Family Dental".into(),
             mailbox: Some(dovecot.mailbox("codes")),
+            // No artificial delays: the figure is the tool's, not the fixture's habits'.
+            late_render_max_ms: std::env::var("LATE_RENDER_MAX_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
         })
         .await
         .expect("fixture portal");

@@ -217,6 +217,11 @@ pub struct FixturePortalArgs {
     /// The office's name, shown next to its TINs.
     #[arg(long, default_value = "Zuub Family Dental")]
     pub office_name: String,
+
+    /// Render late content (as real portals do) after a random delay of up to this many
+    /// milliseconds; 0 renders it at once.
+    #[arg(long, default_value_t = crate::fixture::DEFAULT_LATE_RENDER_MAX_MS, value_name = "MS")]
+    pub late_render_max_ms: u32,
 }
 
 #[derive(Debug, Args)]

@@ -85,6 +85,15 @@ impl<'a> Engine<'a> {
                         rec.error = Some(message);
                     }
                     self.journal.save()?;
+                    let dir = self.journal.dir.join("artifacts").join(&step.id);
+                    let redactor = secrets::global();
+                    if let Err(e) = self
+                        .browser
+                        .save_evidence(&dir, |text| redactor.redact(text))
+                        .await
+                    {
+                        tracing::warn!("could not save the failed step's page: {e:#}");
+                    }
                     progress(&format!(
                         "[{}/{total}] {} FAILED after {}",
                         i + 1,
@@ -131,6 +140,9 @@ impl<'a> Engine<'a> {
         match action {
             Action::Goto(url) => b.goto(&self.vars.render(url)?).await,
             Action::Expect(text) => b.expect_text(&self.vars.render(text)?, t).await,
+            Action::ExpectElement(target) => {
+                b.expect_element(&self.render_locator(target)?, t).await
+            }
             Action::Click(target) => b.click(&self.render_locator(target)?, t).await,
             Action::Fill { target, value } => {
                 let secret = self.vars.template_is_secret(value);

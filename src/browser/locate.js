@@ -13,10 +13,11 @@
 (async (req) => {
   const MAX_SEEN = 25;
 
+  // Whitespace folded: how text reads. Values (a password shown on a page) are read this way.
+  const squash = (s) => (s || "").replace(/[\s\u00a0\u200b]+/g, " ").trim();
+  // Also without required markers and trailing colons: how names compare ("First name *").
   const norm = (s) =>
-    (s || "")
-      .replace(/[\s\u00a0\u200b]+/g, " ")
-      .trim()
+    squash(s)
       .replace(/^\*\s*/, "")
       .replace(/[\s*:]+$/, "")
       .trim();
@@ -199,7 +200,7 @@
       if (block) out += " ";
     };
     walk(node);
-    return norm(out);
+    return squash(out);
   }
 
   function byIdRefs(el, attr) {
@@ -433,9 +434,10 @@
     }
     if (!best) return null;
     if (best.tagName === "LABEL" && best.control) return best.control.value || null;
-    const own = norm(textOf(best, true));
+    const own = textOf(best, true);
     if (key(own) !== want) {
-      const rest = norm(own.slice(norm(label).length).replace(/^[\s:]+/, ""));
+      // "Label: value" in one element: what follows the label, markers and all.
+      const rest = own.slice(own.toLowerCase().indexOf(want) + want.length).replace(/^[\s:]+/, "");
       if (rest) return rest;
     }
     for (let n = best; n && n !== document.body; n = n.parentElement) {
@@ -447,13 +449,8 @@
         const t = textOf(s, true);
         if (t) return t;
       }
-      // Only climb while the label is alone in its container.
-      if (n.parentElement && textOf(n.parentElement, true) !== textOf(n, true)) {
-        const parentRest = norm(textOf(n.parentElement, true).slice(textOf(n, true).length));
-        if (parentRest && textOf(n.parentElement, true).startsWith(textOf(n, true)))
-          return parentRest.replace(/^[\s:]+/, "");
-        break;
-      }
+      // Climb only while the label is alone in its container.
+      if (n.parentElement && textOf(n.parentElement, true) !== textOf(n, true)) break;
     }
     return null;
   }
@@ -489,6 +486,8 @@
     const el = f.el;
     const role = roleOf(el);
     switch (req.op) {
+      case "see":
+        return { status: "ok" };
       case "click": {
         if (!enabled(el)) return { status: "wait", reason: `${describe(el)} is disabled`, seen: [] };
         return clickReply(clickTarget(el));

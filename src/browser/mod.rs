@@ -61,6 +61,7 @@ struct Reply {
 /// What a verb asks of the page script, and how the reply is finished off in Rust.
 enum Verb<'a> {
     Expect(&'a str),
+    See(&'a Locator),
     Click(&'a Locator),
     Fill(&'a Locator),
     Select(&'a Locator, &'a str),
@@ -75,6 +76,7 @@ impl Verb<'_> {
     fn request(&self) -> serde_json::Value {
         match self {
             Verb::Expect(text) => json!({"op": "expect", "text": text}),
+            Verb::See(l) => json!({"op": "see", "target": l}),
             Verb::Click(l) => json!({"op": "click", "target": l}),
             Verb::Fill(l) => json!({"op": "fill", "target": l}),
             Verb::Select(l, option) => json!({"op": "select", "target": l, "text": option}),
@@ -94,6 +96,7 @@ impl Verb<'_> {
     fn describe(&self) -> String {
         match self {
             Verb::Expect(text) => format!("see the text \"{text}\""),
+            Verb::See(l) => format!("see {l}"),
             Verb::Click(l) => format!("click {l}"),
             Verb::Fill(l) => format!("fill {l}"),
             Verb::Select(l, option) => format!("choose \"{option}\" in {l}"),
@@ -143,6 +146,11 @@ impl Browser {
         self.until_done(&Verb::Expect(text), timeout)
             .await
             .map(drop)
+    }
+
+    /// Waits until exactly one visible element matches.
+    pub async fn expect_element(&self, target: &Locator, timeout: Duration) -> Result<()> {
+        self.until_done(&Verb::See(target), timeout).await.map(drop)
     }
 
     pub async fn click(&self, target: &Locator, timeout: Duration) -> Result<()> {
@@ -228,6 +236,35 @@ impl Browser {
             .until_done(&Verb::ReadField(target), timeout)
             .await?
             .unwrap_or_default())
+    }
+
+    /// Saves what the page shows into `dir`: `screenshot.png` and `page.html`, the HTML passed
+    /// through `redact` first (field values included, since a page may echo what was typed).
+    pub async fn save_evidence(
+        &self,
+        dir: &std::path::Path,
+        redact: impl Fn(&str) -> String,
+    ) -> Result<()> {
+        use chromiumoxide::cdp::browser_protocol::page::CaptureScreenshotFormat;
+        use chromiumoxide::page::ScreenshotParams;
+        std::fs::create_dir_all(dir)?;
+        let png = self
+            .page
+            .screenshot(
+                ScreenshotParams::builder()
+                    .format(CaptureScreenshotFormat::Png)
+                    .build(),
+            )
+            .await
+            .context("could not take a screenshot")?;
+        crate::journal::write_atomic(&dir.join("screenshot.png"), &png, 0o600)?;
+        let html = self
+            .page
+            .content()
+            .await
+            .context("could not read the page")?;
+        crate::journal::write_atomic(&dir.join("page.html"), redact(&html).as_bytes(), 0o600)?;
+        Ok(())
     }
 
     /// The page's URL and title, for progress and error messages.

@@ -36,6 +36,7 @@ pub async fn command(args: DemoArgs) -> Result<()> {
         office_tins: vec![tin.digits().to_string(), "987654321".to_string()],
         office_name: "Zuub Family Dental".into(),
         mailbox: Some(mailbox.clone()),
+        late_render_max_ms: crate::fixture::DEFAULT_LATE_RENDER_MAX_MS,
     })
     .await?;
     progress(&format!(

@@ -47,6 +47,7 @@ pub async fn command(args: FixturePortalArgs) -> Result<()> {
         office_tins,
         office_name: args.office_name.clone(),
         mailbox,
+        late_render_max_ms: args.late_render_max_ms,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await

@@ -60,7 +60,7 @@ struct RawStep {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawAction {
     goto: Option<String>,
-    expect: Option<String>,
+    expect: Option<RawTarget>,
     click: Option<RawTarget>,
     fill: Option<RawTarget>,
     select: Option<RawTarget>,
@@ -167,8 +167,11 @@ impl RawAction {
         };
         let action = if let Some(url) = self.goto {
             Action::Goto(url)
-        } else if let Some(text) = self.expect {
-            Action::Expect(text)
+        } else if let Some(expect) = self.expect {
+            match expect {
+                RawTarget::Name(text) => Action::Expect(text),
+                table => Action::ExpectElement(table.resolve(Default_::Field)?),
+            }
         } else if let Some(t) = self.click {
             Action::Click(t.resolve(Default_::Clickable)?)
         } else if let Some(t) = self.fill {
@@ -389,7 +392,9 @@ mod tests {
             ["captured.temp_user_id", "captured.temp_password"]
         );
         let temp = flow.step("temp-id-login").unwrap();
-        assert!(temp.inputs().contains(&"captured.temp_password".to_string()));
+        assert!(temp
+            .inputs()
+            .contains(&"captured.temp_password".to_string()));
         assert!(builtin("nope").is_err());
     }
 
@@ -429,6 +434,13 @@ mod tests {
                 name: "Next".into()
             })
         );
+        assert_eq!(
+            a[11],
+            Action::ExpectElement(Locator::Role {
+                role: "heading".into(),
+                name: "Verify Your Identity".into()
+            })
+        );
         let code = &flow.steps[1];
         assert_eq!(code.inputs(), ["captured.temp_user_id", "email"]);
         assert_eq!(code.outputs(), ["captured.code"]);
@@ -440,7 +452,10 @@ mod tests {
         assert!(msg.contains("{office_usr}"), "{msg}");
         assert!(msg.contains("step \"fill\""), "{msg}");
         assert!(msg.contains("line 9"), "{msg}");
-        assert!(msg.contains("office_user"), "the known names are listed: {msg}");
+        assert!(
+            msg.contains("office_user"),
+            "the known names are listed: {msg}"
+        );
     }
 
     #[test]

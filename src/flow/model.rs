@@ -28,6 +28,8 @@ pub enum Action {
     Goto(String),
     /// Wait until the page shows this text.
     Expect(String),
+    /// Wait until the page shows this element (visible, exactly one).
+    ExpectElement(Locator),
     Click(Locator),
     Fill {
         target: Locator,
@@ -73,7 +75,9 @@ impl Action {
         }
         match self {
             Action::Goto(s) | Action::Expect(s) => vec![s],
-            Action::Click(l) | Action::Check(l) | Action::Uncheck(l) => loc(l),
+            Action::Click(l) | Action::Check(l) | Action::Uncheck(l) | Action::ExpectElement(l) => {
+                loc(l)
+            }
             Action::Fill { target, value: s } | Action::Select { target, option: s } => {
                 let mut v = loc(target);
                 v.push(s);
@@ -101,6 +105,7 @@ impl Action {
         match self {
             Action::Goto(u) => format!("go to {u}"),
             Action::Expect(t) => format!("expect \"{t}\""),
+            Action::ExpectElement(l) => format!("expect {l}"),
             Action::Click(l) => format!("click {l}"),
             Action::Fill { target, .. } => format!("fill {target}"),
             Action::Select { target, option } => format!("choose \"{option}\" in {target}"),

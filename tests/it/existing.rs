@@ -38,6 +38,7 @@ impl World {
             office_tins: vec!["987654321".into(), TIN.into()],
             office_name: "Zuub Family Dental".into(),
             mailbox: Some(dovecot.mailbox("codes")),
+            late_render_max_ms: cigna_setup::fixture::DEFAULT_LATE_RENDER_MAX_MS,
         })
         .await
         .expect("the fixture portal must start");
@@ -327,7 +328,10 @@ async fn ctrl_c_mid_flow_exits_130_closes_the_browser_and_keeps_the_run() {
                 break p;
             }
         }
-        assert!(std::time::Instant::now() < deadline, "the run never got going");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never got going"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     };
     assert!(

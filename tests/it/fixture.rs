@@ -563,6 +563,7 @@ async fn code_emails_reach_the_mailbox_among_decoys() {
     let mailbox_config = dovecot.mailbox(MAILBOX_USER);
     let portal = RunningPortal::start(PortalConfig {
         mailbox: Some(mailbox_config.clone()),
+        late_render_max_ms: cigna_setup::fixture::DEFAULT_LATE_RENDER_MAX_MS,
         ..config()
     })
     .await

@@ -125,7 +125,7 @@ async fn selects_checkboxes_agreements_and_shown_values() {
     );
     assert_eq!(
         b.read_next_to("Temporary Password", T).await.unwrap(),
-        "Xy7!pass"
+        "*Xy7!pass*"
     );
     b.check_exactly(&Among::Names(vec!["Remember me".into()]), &[], T)
         .await
