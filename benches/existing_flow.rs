@@ -78,6 +78,9 @@ async fn one_run(
             &dovecot.ca_file().to_string_lossy(),
             "--runs-dir",
             &runs.to_string_lossy(),
+            // One portal serves every run: distinct User IDs keep runs alike.
+            "--user-id",
+            &format!("benchuser{i}"),
         ])
         .env("CIGNA_OFFICE_PASSWORD", OFFICE_PASSWORD)
         .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD)
@@ -109,6 +112,11 @@ async fn one_run(
     let wall = started.elapsed();
     let log = reader.await.unwrap();
     assert!(status.success(), "run {i} failed:\n{log}");
+    if std::env::var_os("SHOW_STEPS").is_some() {
+        for line in log.lines().filter(|l| l.starts_with('[')) {
+            println!("    {line}");
+        }
+    }
     let idle_to_code_ms = log
         .lines()
         .filter(|l| l.contains("idle_to_code_us="))
@@ -156,6 +164,7 @@ fn main() {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
+            auto_approve_after: None,
         })
         .await
         .expect("fixture portal");

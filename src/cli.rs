@@ -38,6 +38,27 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Existing(Box<ExistingArgs>),
 
+    /// Register a new portal account for an office; it then waits for the approval of the
+    /// organization's website access manager.
+    ///
+    /// Register → Dental Provider → Tax ID → profile → terms → Submit. Prints the credentials
+    /// with status "pending_approval" and the run id to give `activate` once approved.
+    ///
+    /// Example:
+    ///   cigna-setup register --tin 123456789 --email cigna.123456789@codes.example.com \
+    ///     --phone 5551234567 --imap-url imaps://codes@imap.example.com/INBOX --json
+    #[command(verbatim_doc_comment)]
+    Register(Box<RegisterArgs>),
+
+    /// First sign-in of an approved registration: verification code and agreement.
+    ///
+    /// While the portal says the registration is pending approval, exits 3 and keeps the run,
+    /// so it can be run again later (or use --wait).
+    ///
+    /// Example: CIGNA_IMAP_PASSWORD=… cigna-setup activate register-20261128-101500-1a2b --wait 4h
+    #[command(verbatim_doc_comment)]
+    Activate(Box<ActivateArgs>),
+
     /// List a flow's steps: id, title, what each needs and what it produces.
     ///
     /// Example: cigna-setup steps existing
@@ -63,20 +84,8 @@ pub enum Command {
 
 #[derive(Debug, Args, Clone)]
 pub struct ExistingArgs {
-    /// The office's TIN: 9 digits, with or without the dash (12-3456789).
-    #[arg(long, env = "CIGNA_TIN")]
-    pub tin: Option<String>,
-
-    /// Email address of the new login; its verification codes must reach the --imap-url mailbox.
-    #[arg(long, env = "CIGNA_EMAIL")]
-    pub email: Option<String>,
-
-    /// The office's phone number, 10 digits (punctuation allowed).
-    #[arg(long, env = "CIGNA_PHONE")]
-    pub phone: Option<String>,
-
     #[command(flatten)]
-    pub portal: PortalArgs,
+    pub login: LoginArgs,
 
     /// The office's own portal User ID (its password: CIGNA_OFFICE_PASSWORD or
     /// --office-password-file).
@@ -94,6 +103,25 @@ pub struct ExistingArgs {
     /// Status, Remittance Reports, Precertification, Fee Schedules.
     #[arg(long = "entitlement", value_name = "NAME")]
     pub entitlements: Vec<String>,
+}
+
+/// The new login: who it is for and where its run is kept.
+#[derive(Debug, Args, Clone)]
+pub struct LoginArgs {
+    /// The office's TIN: 9 digits, with or without the dash (12-3456789).
+    #[arg(long, env = "CIGNA_TIN")]
+    pub tin: Option<String>,
+
+    /// Email address of the new login; its verification codes must reach the --imap-url mailbox.
+    #[arg(long, env = "CIGNA_EMAIL")]
+    pub email: Option<String>,
+
+    /// The office's phone number, 10 digits (punctuation allowed).
+    #[arg(long, env = "CIGNA_PHONE")]
+    pub phone: Option<String>,
+
+    #[command(flatten)]
+    pub portal: PortalArgs,
 
     /// The new login's User ID (default: generated from the TIN to the portal's rules).
     /// Its password: CIGNA_USER_PASSWORD, else generated.
@@ -111,6 +139,58 @@ pub struct ExistingArgs {
     /// Run this flow file instead of the built-in one.
     #[arg(long, env = "CIGNA_FLOW", value_name = "FILE")]
     pub flow: Option<PathBuf>,
+
+    /// Print the credentials JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub timing: TimingArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RegisterArgs {
+    #[command(flatten)]
+    pub login: LoginArgs,
+
+    /// The mailbox the new login's codes will reach, kept with the run for `activate`.
+    #[arg(long, env = "CIGNA_IMAP_URL", value_name = "URL")]
+    pub imap_url: Option<String>,
+
+    /// A CA certificate (PEM) for that mailbox, kept with the run for `activate`.
+    #[arg(long, env = "CIGNA_IMAP_CA", value_name = "FILE")]
+    pub imap_ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ActivateArgs {
+    /// The run id `register` printed.
+    pub run: String,
+
+    /// Where runs are kept (default: ~/.local/state/cigna-setup/runs).
+    #[arg(long, env = "CIGNA_RUNS_DIR", value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
+
+    /// The mailbox, if not the one given to `register`; password from CIGNA_IMAP_PASSWORD
+    /// or --imap-password-file.
+    #[command(flatten)]
+    pub mailbox: MailboxArgs,
+
+    /// The Chromium to drive (default: chromium, chromium-browser or google-chrome on PATH).
+    #[arg(long, env = "CIGNA_BROWSER", value_name = "PATH")]
+    pub browser: Option<PathBuf>,
+
+    /// Keep trying while the registration is pending approval, up to this long (e.g. 4h).
+    #[arg(long, value_name = "DURATION")]
+    pub wait: Option<String>,
+
+    /// With --wait: how often to sign in again.
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub every: String,
+
+    /// Also write the credentials JSON to this file (created with mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 
     /// Print the credentials JSON on stdout.
     #[arg(long)]
@@ -175,7 +255,7 @@ pub struct TimingArgs {
 
 #[derive(Debug, Args)]
 pub struct StepsArgs {
-    /// The flow: existing.
+    /// The flow: existing, register or activate.
     #[arg(default_value = "existing")]
     pub flow: String,
 
@@ -222,10 +302,31 @@ pub struct FixturePortalArgs {
     /// milliseconds; 0 renders it at once.
     #[arg(long, default_value_t = crate::fixture::DEFAULT_LATE_RENDER_MAX_MS, value_name = "MS")]
     pub late_render_max_ms: u32,
+
+    /// Approve each submitted registration this long after it was submitted (like 30s, 5m);
+    /// without it, approve with `curl -d user_id=ID http://127.0.0.1:PORT/__approve`.
+    #[arg(
+        long,
+        env = "CIGNA_FIXTURE_AUTO_APPROVE_AFTER",
+        value_name = "DURATION"
+    )]
+    pub auto_approve_after: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DemoFlow {
+    /// The existing-account flow.
+    Existing,
+    /// Register, approve (as the access manager would), activate.
+    Register,
 }
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// Which flow to show.
+    #[arg(long, value_enum, default_value = "existing")]
+    pub flow: DemoFlow,
+
     /// The TIN to set up.
     #[arg(long, default_value = "123456789")]
     pub tin: String,

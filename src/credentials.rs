@@ -74,13 +74,18 @@ pub fn check_password(password: &Secret, user_id: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// A User ID derived from the office's TIN with a random suffix, so reruns do not collide.
-pub fn generate_user_id(tin: &str) -> String {
+/// A User ID derived from the office's TIN: `insadmin6789` first (easy to recognise), then,
+/// when the portal says that one is taken, the same with a random suffix.
+pub fn generate_user_id(tin: &str, attempt: u32) -> String {
+    let base = format!("insadmin{}", &tin[tin.len() - 4..]);
+    if attempt == 0 {
+        return base;
+    }
     let mut rng = rand::rng();
     let suffix: String = (0..4)
         .map(|_| *b"abcdefghjkmnpqrstuvwxyz23456789".choose(&mut rng).unwrap() as char)
         .collect();
-    format!("insadmin{}{suffix}", &tin[tin.len() - 4..])
+    format!("{base}{suffix}")
 }
 
 pub fn generate_password(user_id: &str) -> Secret {
@@ -123,7 +128,7 @@ pub fn generate_security() -> Vec<SecurityAnswer> {
 }
 
 pub fn make(tin: &str, user_id: Option<&str>, password: Option<&Secret>) -> Credentials {
-    let user_id = user_id.map_or_else(|| generate_user_id(tin), str::to_string);
+    let user_id = user_id.map_or_else(|| generate_user_id(tin, 0), str::to_string);
     let password = password
         .cloned()
         .unwrap_or_else(|| generate_password(&user_id));
@@ -142,6 +147,8 @@ mod tests {
     fn generated_credentials_follow_the_rules() {
         for _ in 0..200 {
             let c = make("123456789", None, None);
+            assert_eq!(c.user_id, "insadmin6789");
+            check_user_id(&generate_user_id("123456789", 2)).unwrap();
             check_user_id(&c.user_id).unwrap();
             check_password(&c.password, Some(&c.user_id)).unwrap();
             assert_eq!(c.security.len(), 3);

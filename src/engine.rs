@@ -17,18 +17,21 @@ use crate::secrets::{self, Secret};
 
 pub struct Engine<'a> {
     pub browser: &'a Browser,
-    pub mailbox: &'a Mailbox,
+    /// The mailbox codes arrive in; flows without a code step run without one.
+    pub mailbox: Option<&'a Mailbox>,
     pub journal: &'a mut Journal,
     pub vars: Vars,
     pub action_timeout: Duration,
     pub code_timeout: Duration,
     mark: Option<Mark>,
+    /// The index of the step that failed last, for callers that retry it.
+    pub failed_step: Option<usize>,
 }
 
 impl<'a> Engine<'a> {
     pub fn new(
         browser: &'a Browser,
-        mailbox: &'a Mailbox,
+        mailbox: Option<&'a Mailbox>,
         journal: &'a mut Journal,
         vars: Vars,
         action_timeout: Duration,
@@ -42,13 +45,15 @@ impl<'a> Engine<'a> {
             action_timeout,
             code_timeout,
             mark: None,
+            failed_step: None,
         }
     }
 
-    /// Runs every step; stops at the first that fails, with the journal saying which.
-    pub async fn run(&mut self, flow: &Flow) -> Result<()> {
+    /// Runs the steps from `start` on; stops at the first that fails, with the journal saying
+    /// which.
+    pub async fn run_from(&mut self, flow: &Flow, start: usize) -> Result<()> {
         let total = flow.steps.len();
-        for (i, step) in flow.steps.iter().enumerate() {
+        for (i, step) in flow.steps.iter().enumerate().skip(start) {
             let started = Instant::now();
             if let Some(rec) = self.journal.step_mut(&step.id) {
                 rec.status = Status::Running;
@@ -100,6 +105,7 @@ impl<'a> Engine<'a> {
                         step.id,
                         human(elapsed)
                     ));
+                    self.failed_step = Some(i);
                     return Err(err);
                 }
             }
@@ -120,6 +126,7 @@ impl<'a> Engine<'a> {
                     err.context(Failure {
                         exit: Exit::PortalStep,
                         message: "the browser could not carry out the action".into(),
+                        page: None,
                     })
                 };
                 err.context(format!(
@@ -139,7 +146,13 @@ impl<'a> Engine<'a> {
         let b = self.browser;
         match action {
             Action::Goto(url) => b.goto(&self.vars.render(url)?).await,
-            Action::Expect(text) => b.expect_text(&self.vars.render(text)?, t).await,
+            Action::Expect { text, unless } => {
+                let unless: Vec<String> = unless
+                    .iter()
+                    .map(|u| self.vars.render(u))
+                    .collect::<Result<_>>()?;
+                b.expect_text(&self.vars.render(text)?, &unless, t).await
+            }
             Action::ExpectElement(target) => {
                 b.expect_element(&self.render_locator(target)?, t).await
             }
@@ -177,7 +190,7 @@ impl<'a> Engine<'a> {
                 Ok(())
             }
             Action::NoteMailbox => {
-                self.mark = Some(self.mailbox.mark().await?);
+                self.mark = Some(self.mailbox()?.mark().await?);
                 Ok(())
             }
             Action::WaitForCode { to, into } => {
@@ -187,7 +200,7 @@ impl<'a> Engine<'a> {
                     .context("wait-for-code without an earlier note-mailbox")?;
                 let to = self.vars.render(to)?;
                 let code = self
-                    .mailbox
+                    .mailbox()?
                     .wait_code(&mark, &to, self.code_timeout)
                     .await?;
                 tracing::info!(uid = code.uid, subject = %code.subject, "verification code received");
@@ -196,6 +209,15 @@ impl<'a> Engine<'a> {
                 Ok(())
             }
         }
+    }
+
+    fn mailbox(&self) -> Result<&'a Mailbox> {
+        self.mailbox.ok_or_else(|| {
+            crate::error::bad_input(
+                "this flow reads a verification code but no mailbox was given: pass --imap-url \
+                 (and CIGNA_IMAP_PASSWORD)",
+            )
+        })
     }
 
     fn render_locator(&self, l: &crate::browser::Locator) -> Result<crate::browser::Locator> {

@@ -37,6 +37,24 @@ impl Exit {
 pub struct Failure {
     pub exit: Exit,
     pub message: String,
+    /// What the portal said when it refused (commands branch on it: pending approval, a taken
+    /// User ID).
+    pub page: Option<PageSaid>,
+}
+
+/// A refusal the portal showed: a message next to a field, or a text the flow names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageSaid {
+    /// The field's label, when the message stands next to a field.
+    pub field: Option<String>,
+    pub text: String,
+}
+
+/// What the portal said, if the error is a refusal it showed.
+pub fn page_said(err: &anyhow::Error) -> Option<&PageSaid> {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<Failure>())
+        .find_map(|f| f.page.as_ref())
 }
 
 impl fmt::Display for Failure {
@@ -53,6 +71,7 @@ impl Failure {
         anyhow::Error::new(Failure {
             exit,
             message: message.into(),
+            page: None,
         })
     }
 }

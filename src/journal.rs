@@ -11,32 +11,36 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Pending,
     Running,
     Done,
     Failed,
+    /// A registration waiting for its access manager (the run goes on with `activate`).
+    PendingApproval,
+    /// The login works: first sign-in with 2FA done.
+    Active,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepRecord {
     pub id: String,
     pub status: Status,
     pub attempts: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
@@ -48,6 +52,16 @@ struct JournalFile<'a> {
     started_at: &'a str,
     inputs: &'a BTreeMap<String, Value>,
     steps: &'a [StepRecord],
+}
+
+#[derive(Debug, Deserialize)]
+struct JournalOnDisk {
+    run_id: String,
+    flow: String,
+    status: Status,
+    started_at: String,
+    inputs: BTreeMap<String, Value>,
+    steps: Vec<StepRecord>,
 }
 
 pub struct Journal {
@@ -121,13 +135,85 @@ impl Journal {
         Ok(journal)
     }
 
-    pub fn step_mut(&mut self, id: &str) -> Option<&mut StepRecord> {
-        self.steps.iter_mut().find(|s| s.id == id)
+    /// An earlier run, by id, with its secrets.
+    pub fn open(runs_dir: &Path, run_id: &str) -> Result<Journal> {
+        let safe = !run_id.is_empty()
+            && run_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let dir = runs_dir.join(run_id);
+        let path = dir.join("journal.json");
+        if !safe || !path.is_file() {
+            return Err(error::bad_input(format!(
+                "there is no run \"{run_id}\" in {}: give the run id that `register` printed \
+                 (the names of the directories there), or the --runs-dir it used",
+                runs_dir.display()
+            )));
+        }
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let on_disk: JournalOnDisk = serde_json::from_str(&text)
+            .with_context(|| format!("{} is damaged", path.display()))?;
+        let secrets_path = dir.join("secrets.json");
+        let secrets = if secrets_path.exists() {
+            serde_json::from_str(&fs::read_to_string(&secrets_path)?)
+                .with_context(|| format!("{} is damaged", secrets_path.display()))?
+        } else {
+            BTreeMap::new()
+        };
+        Ok(Journal {
+            run_id: on_disk.run_id,
+            dir,
+            flow: on_disk.flow,
+            status: on_disk.status,
+            started_at: on_disk.started_at,
+            inputs: on_disk.inputs,
+            steps: on_disk.steps,
+            secrets,
+        })
     }
 
-    pub fn finish(&mut self, ok: bool) -> Result<()> {
-        self.status = if ok { Status::Done } else { Status::Failed };
+    pub fn flow(&self) -> &str {
+        &self.flow
+    }
+
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+
+    pub fn set_status(&mut self, status: Status) -> Result<()> {
+        self.status = status;
         self.save()
+    }
+
+    pub fn input(&self, name: &str) -> Option<&Value> {
+        self.inputs.get(name)
+    }
+
+    pub fn secret(&self, name: &str) -> Option<&str> {
+        self.secrets.get(name).map(String::as_str)
+    }
+
+    /// Adds the steps of a later flow of the same run (activation after registration).
+    pub fn add_steps(&mut self, step_ids: &[String]) -> Result<()> {
+        for id in step_ids {
+            if self.step_mut(id).is_none() {
+                self.steps.push(StepRecord {
+                    id: id.clone(),
+                    status: Status::Pending,
+                    attempts: 0,
+                    started_at: None,
+                    duration_ms: None,
+                    outputs: Vec::new(),
+                    error: None,
+                });
+            }
+        }
+        self.save()
+    }
+
+    pub fn step_mut(&mut self, id: &str) -> Option<&mut StepRecord> {
+        self.steps.iter_mut().find(|s| s.id == id)
     }
 
     /// Rewrites journal.json: temp file, fsync, rename.

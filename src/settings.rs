@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::cli::{ExistingArgs, MailboxArgs, TimingArgs};
+use crate::cli::{ExistingArgs, LoginArgs, MailboxArgs, RegisterArgs, TimingArgs};
 use crate::error::bad_input;
 use crate::mail::{MailboxConfig, MailboxUrl};
 use crate::secrets::Secret;
@@ -65,18 +65,15 @@ pub struct Timing {
     pub action_timeout: Duration,
 }
 
-/// Everything `existing` needs, checked.
+/// The new login a run creates, and where its run is kept: what `existing` and `register`
+/// share, checked.
 #[derive(Debug, Clone)]
-pub struct ExistingSettings {
+pub struct NewLogin {
     pub tin: Tin,
     pub email: String,
     pub phone: String,
     pub portal_url: url::Url,
     pub browser: Option<PathBuf>,
-    pub office_user: String,
-    pub office_password: Secret,
-    pub mailbox: MailboxConfig,
-    pub entitlements: Vec<String>,
     pub user_id: Option<String>,
     pub user_password: Option<Secret>,
     pub out: Option<PathBuf>,
@@ -85,6 +82,24 @@ pub struct ExistingSettings {
     pub json: bool,
     pub timing: Timing,
     pub profile: Profile,
+}
+
+/// Everything `existing` needs, checked.
+#[derive(Debug, Clone)]
+pub struct ExistingSettings {
+    pub login: NewLogin,
+    pub office_user: String,
+    pub office_password: Secret,
+    pub mailbox: MailboxConfig,
+    pub entitlements: Vec<String>,
+}
+
+/// Everything `register` needs, checked. The mailbox is only remembered for `activate`.
+#[derive(Debug, Clone)]
+pub struct RegisterSettings {
+    pub login: NewLogin,
+    pub imap_url: Option<MailboxUrl>,
+    pub imap_ca: Option<PathBuf>,
 }
 
 /// A 9-digit TIN.
@@ -254,13 +269,7 @@ pub fn mailbox(args: &MailboxArgs) -> Result<MailboxConfig> {
         ))
     })?;
     if let Some(ca) = &args.imap_ca {
-        if !ca.is_file() {
-            return Err(bad_input(format!(
-                "--imap-ca {}: no such file; give the PEM file of the CA that signed the \
-                 mailbox's certificate",
-                ca.display()
-            )));
-        }
+        check_ca_file(ca)?;
     }
     Ok(MailboxConfig {
         url,
@@ -292,8 +301,8 @@ pub fn portal_url(raw: &str) -> Result<url::Url> {
     Ok(url)
 }
 
-impl ExistingSettings {
-    pub fn from_args(args: &ExistingArgs) -> Result<Self> {
+impl NewLogin {
+    pub fn from_args(args: &LoginArgs) -> Result<Self> {
         let tin = Tin::parse(args.tin.as_deref().ok_or_else(|| {
             bad_input("--tin is missing: give the office's 9-digit TIN (or set CIGNA_TIN)")
         })?)?;
@@ -310,9 +319,45 @@ impl ExistingSettings {
             bad_input("--phone is missing: give the office's 10-digit phone number")
         })?)?;
         let portal_url = portal_url(&args.portal.portal_url)?;
-        let office_user = args.office_user.clone().filter(|u| !u.trim().is_empty()).ok_or_else(|| {
-            bad_input("--office-user is missing: give the office's own portal User ID (or set CIGNA_OFFICE_USER)")
-        })?;
+        let user_id = match &args.user_id {
+            Some(id) => Some(crate::credentials::check_user_id(id)?),
+            None => None,
+        };
+        let user_password = read_secret("CIGNA_USER_PASSWORD", None, "")?;
+        if let Some(p) = &user_password {
+            crate::credentials::check_password(p, user_id.as_deref())?;
+        }
+        Ok(NewLogin {
+            tin,
+            email,
+            phone,
+            portal_url,
+            browser: args.portal.browser.clone(),
+            user_id,
+            user_password,
+            out: args.out.clone(),
+            runs_dir: args.runs_dir.clone().unwrap_or_else(default_runs_dir),
+            flow_file: args.flow.clone(),
+            json: args.json,
+            timing: timing(&args.timing)?,
+            profile: Profile::default(),
+        })
+    }
+}
+
+impl ExistingSettings {
+    pub fn from_args(args: &ExistingArgs) -> Result<Self> {
+        let login = NewLogin::from_args(&args.login)?;
+        let office_user = args
+            .office_user
+            .clone()
+            .filter(|u| !u.trim().is_empty())
+            .ok_or_else(|| {
+                bad_input(
+                    "--office-user is missing: give the office's own portal User ID (or set \
+                     CIGNA_OFFICE_USER)",
+                )
+            })?;
         let office_password = read_secret(
             "CIGNA_OFFICE_PASSWORD",
             args.office_password_file.as_deref(),
@@ -325,59 +370,71 @@ impl ExistingSettings {
             )
         })?;
         let mailbox = mailbox(&args.mailbox)?;
-        let entitlements = if args.entitlements.is_empty() {
-            DEFAULT_ENTITLEMENTS.iter().map(|s| s.to_string()).collect()
-        } else {
-            let mut out: Vec<String> = Vec::new();
-            for e in &args.entitlements {
-                let Some(known) = ENTITLEMENTS
-                    .iter()
-                    .find(|k| k.eq_ignore_ascii_case(e.trim()))
-                else {
-                    return Err(bad_input(format!(
-                        "--entitlement \"{e}\" is not one of the portal's entitlements: {}",
-                        ENTITLEMENTS
-                            .iter()
-                            .map(|k| format!("\"{k}\""))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )));
-                };
-                if !out.iter().any(|o| o == known) {
-                    out.push(known.to_string());
-                }
-            }
-            out
-        };
-        let user_id = match &args.user_id {
-            Some(id) => Some(crate::credentials::check_user_id(id)?),
-            None => None,
-        };
-        let user_password = read_secret("CIGNA_USER_PASSWORD", None, "")?;
-        if let Some(p) = &user_password {
-            crate::credentials::check_password(p, user_id.as_deref())?;
-        }
-        let timing = timing(&args.timing)?;
         Ok(ExistingSettings {
-            tin,
-            email,
-            phone,
-            portal_url,
-            browser: args.portal.browser.clone(),
+            login,
             office_user,
             office_password,
             mailbox,
-            entitlements,
-            user_id,
-            user_password,
-            out: args.out.clone(),
-            runs_dir: args.runs_dir.clone().unwrap_or_else(default_runs_dir),
-            flow_file: args.flow.clone(),
-            json: args.json,
-            timing,
-            profile: Profile::default(),
+            entitlements: entitlements(&args.entitlements)?,
         })
     }
+}
+
+impl RegisterSettings {
+    pub fn from_args(args: &RegisterArgs) -> Result<Self> {
+        let login = NewLogin::from_args(&args.login)?;
+        let imap_url = args
+            .imap_url
+            .as_deref()
+            .map(str::parse::<MailboxUrl>)
+            .transpose()?;
+        if let Some(ca) = &args.imap_ca {
+            check_ca_file(ca)?;
+        }
+        Ok(RegisterSettings {
+            login,
+            imap_url,
+            imap_ca: args.imap_ca.clone(),
+        })
+    }
+}
+
+/// `--entitlement` values, checked against the portal's list; the default set when none.
+pub fn entitlements(given: &[String]) -> Result<Vec<String>> {
+    if given.is_empty() {
+        return Ok(DEFAULT_ENTITLEMENTS.iter().map(|s| s.to_string()).collect());
+    }
+    let mut out: Vec<String> = Vec::new();
+    for e in given {
+        let Some(known) = ENTITLEMENTS
+            .iter()
+            .find(|k| k.eq_ignore_ascii_case(e.trim()))
+        else {
+            return Err(bad_input(format!(
+                "--entitlement \"{e}\" is not one of the portal's entitlements: {}",
+                ENTITLEMENTS
+                    .iter()
+                    .map(|k| format!("\"{k}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        if !out.iter().any(|o| o == known) {
+            out.push(known.to_string());
+        }
+    }
+    Ok(out)
+}
+
+fn check_ca_file(ca: &Path) -> Result<()> {
+    if !ca.is_file() {
+        return Err(bad_input(format!(
+            "--imap-ca {}: no such file; give the PEM file of the CA that signed the \
+             mailbox's certificate",
+            ca.display()
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

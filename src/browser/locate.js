@@ -385,6 +385,14 @@
         seen: [],
       };
     }
+    // Evidence for the caller that the press reached this element, and not what content
+    // rendering late moved under the mouse.
+    window.__cignaPressLanded = false;
+    const landed = () => {
+      window.__cignaPressLanded = true;
+    };
+    el.addEventListener("mousedown", landed, { once: true, capture: true });
+    el.addEventListener("click", landed, { once: true, capture: true });
     return { status: "click", x: at.x, y: at.y, el };
   }
 
@@ -455,7 +463,72 @@
     return null;
   }
 
+  // Errors the page shows next to fields: a control marked aria-invalid, with the text of its
+  // aria-errormessage / aria-describedby, or of an error-looking element right after it.
+  function fieldErrors() {
+    const out = [];
+    for (const el of controls()) {
+      if (el.getAttribute("aria-invalid") !== "true" || !visible(el)) continue;
+      let message = byIdRefs(el, "aria-errormessage") || "";
+      if (!message) {
+        const ids = (el.getAttribute("aria-describedby") || "").trim().split(/\s+/).filter(Boolean);
+        const root = el.getRootNode();
+        message = squash(
+          ids
+            .map((id) => (root.getElementById ? root.getElementById(id) : null))
+            .filter((n) => n && boxVisible(n))
+            .map((n) => textOf(n))
+            .join(" "),
+        );
+      }
+      if (!message) {
+        for (let n = el.nextElementSibling; n; n = n.nextElementSibling) {
+          if (boxVisible(n) && (n.getAttribute("role") === "alert" || /error|invalid/i.test(n.className))) {
+            message = textOf(n);
+            break;
+          }
+        }
+      }
+      out.push({ field: accName(el), message: message || "(no message shown)" });
+    }
+    return out;
+  }
+  const errorKey = (e) => `${e.field}|${e.message}`;
+
+  // Why the expected page will not come: a text the flow says means refusal (`unless`), or an
+  // error next to a field that was not there when the last click was made.
+  function refusal() {
+    const text = pageText();
+    for (const u of req.unless || []) {
+      if (text.includes(key(u))) {
+        let said = norm(u);
+        for (const el of allElements(document)) {
+          const t = textOf(el);
+          if (boxVisible(el) && key(t).includes(key(u)) && t.length < 400) said = t;
+        }
+        return { status: "fail", reason: `the page says "${said}"`, said, seen: [] };
+      }
+    }
+    const before = new Set(window.__cignaErrorsAtClick || []);
+    const fresh = fieldErrors().filter((e) => !before.has(errorKey(e)));
+    if (fresh.length) {
+      const e = fresh[0];
+      return {
+        status: "fail",
+        reason: fresh.map((e) => `the page shows an error next to "${e.field}": "${e.message}"`).join("; "),
+        said: e.message,
+        field: e.field,
+        seen: [],
+      };
+    }
+    return null;
+  }
+
   function attempt() {
+    if (req.op === "landed") {
+      // A new document (undefined) means the click navigated: it landed.
+      return { status: "ok", value: window.__cignaPressLanded === false ? "no" : "yes" };
+    }
     if (!document.body || document.readyState === "loading") {
       return { status: "wait", reason: "the page is still loading", seen: [] };
     }
@@ -463,7 +536,7 @@
     switch (req.op) {
       case "expect": {
         if (pageText().includes(key(req.text))) return { status: "ok" };
-        return { status: "wait", reason: "text not on the page", seen: headings() };
+        return refusal() || { status: "wait", reason: "text not on the page", seen: headings() };
       }
       case "scroll": {
         return { status: "ok", value: String(scrollAgreements()) };
@@ -482,7 +555,10 @@
         return checkExactly();
     }
     const f = findOne(t);
-    if (!f.el) return { status: "wait", reason: f.wait, seen: f.seen };
+    if (!f.el) {
+      const refused = req.op === "see" ? refusal() : null;
+      return refused || { status: "wait", reason: f.wait, seen: f.seen };
+    }
     const el = f.el;
     const role = roleOf(el);
     switch (req.op) {
@@ -490,6 +566,8 @@
         return { status: "ok" };
       case "click": {
         if (!enabled(el)) return { status: "wait", reason: `${describe(el)} is disabled`, seen: [] };
+        // Errors already shown are not what this click will cause.
+        window.__cignaErrorsAtClick = fieldErrors().map(errorKey);
         return clickReply(clickTarget(el));
       }
       case "fill": {
@@ -541,10 +619,20 @@
           scrollAgreements();
           return { status: "wait", reason: `${describe(el)} is disabled`, seen: [] };
         }
-        return clickReply(clickTarget(el));
+        return toggle(el);
       }
     }
     return { status: "fail", reason: "unknown operation " + req.op, seen: [] };
+  }
+
+  // Checkboxes and radios are toggled by the element's own click: it fires the events a
+  // person's click fires on them, wherever the box is drawn, in this same round trip. The
+  // caller's loop then checks that the state took.
+  let toggles = 0;
+  function toggle(el) {
+    if (++toggles > 8) return { status: "fail", reason: `${describe(el)} does not keep its state`, seen: [] };
+    el.click();
+    return { status: "again" };
   }
 
   // Tick exactly the boxes whose names start with one of `want`, among those `among` selects.
@@ -572,7 +660,7 @@
       const now = "checked" in b ? b.checked : b.getAttribute("aria-checked") === "true";
       if (now !== should) {
         if (!enabled(b)) return { status: "wait", reason: `${describe(b)} is disabled`, seen: [] };
-        return clickReply(clickTarget(b));
+        return toggle(b);
       }
     }
     return { status: "ok", value: String(boxes.length) };
@@ -600,6 +688,7 @@
       if (!again.covered && Math.abs(again.x - r.x) < 1 && Math.abs(again.y - r.y) < 1) return r;
       r = { status: "wait", reason: "the target is moving", seen: [] };
     }
+    if (r.status === "again") continue;
     if (r.status !== "wait" || performance.now() >= until) return r;
     await new Promise((resolve) => {
       const mo = new MutationObserver(() => {

@@ -56,11 +56,16 @@ struct Reply {
     y: f64,
     #[serde(default)]
     dismissing: Option<String>,
+    /// What the page said when it refused.
+    #[serde(default)]
+    said: Option<String>,
+    #[serde(default)]
+    field: Option<String>,
 }
 
 /// What a verb asks of the page script, and how the reply is finished off in Rust.
 enum Verb<'a> {
-    Expect(&'a str),
+    Expect(&'a str, &'a [String]),
     See(&'a Locator),
     Click(&'a Locator),
     Fill(&'a Locator),
@@ -75,7 +80,7 @@ enum Verb<'a> {
 impl Verb<'_> {
     fn request(&self) -> serde_json::Value {
         match self {
-            Verb::Expect(text) => json!({"op": "expect", "text": text}),
+            Verb::Expect(text, unless) => json!({"op": "expect", "text": text, "unless": unless}),
             Verb::See(l) => json!({"op": "see", "target": l}),
             Verb::Click(l) => json!({"op": "click", "target": l}),
             Verb::Fill(l) => json!({"op": "fill", "target": l}),
@@ -95,7 +100,7 @@ impl Verb<'_> {
     /// The verb as a person would say it, for error messages.
     fn describe(&self) -> String {
         match self {
-            Verb::Expect(text) => format!("see the text \"{text}\""),
+            Verb::Expect(text, _) => format!("see the text \"{text}\""),
             Verb::See(l) => format!("see {l}"),
             Verb::Click(l) => format!("click {l}"),
             Verb::Fill(l) => format!("fill {l}"),
@@ -142,8 +147,15 @@ impl Browser {
         Ok(())
     }
 
-    pub async fn expect_text(&self, text: &str, timeout: Duration) -> Result<()> {
-        self.until_done(&Verb::Expect(text), timeout)
+    /// Waits for the text; fails at once when the page shows one of `unless` or a new error
+    /// next to a field (the error then carries what the page said).
+    pub async fn expect_text(
+        &self,
+        text: &str,
+        unless: &[String],
+        timeout: Duration,
+    ) -> Result<()> {
+        self.until_done(&Verb::Expect(text, unless), timeout)
             .await
             .map(drop)
     }
@@ -299,6 +311,8 @@ impl Browser {
             x: 0.0,
             y: 0.0,
             dismissing: None,
+            said: None,
+            field: None,
         };
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -313,26 +327,37 @@ impl Browser {
                                 tracing::debug!(dismissing = %what, "clicking away what covers the target");
                             }
                             self.mouse_click(reply.x, reply.y).await?;
-                            if matches!(verb, Verb::Click(_)) && reply.dismissing.is_none() {
-                                return Ok(None);
-                            }
                             clicks += 1;
-                            // A box that will not take its state is a page problem, not a wait.
+                            if matches!(verb, Verb::Click(_)) && reply.dismissing.is_none() {
+                                if self.press_landed().await {
+                                    return Ok(None);
+                                }
+                                tracing::debug!("the click missed its moving target; again");
+                            }
+                            // A target that keeps escaping the mouse is a page problem, not a wait.
                             if clicks > 8 {
                                 return Err(error::portal_step(format!(
-                                    "could not {}: clicking did not change it",
+                                    "could not {}: clicks kept missing it",
                                     verb.describe()
                                 )));
                             }
                             continue;
                         }
                         "fail" => {
-                            return Err(error::portal_step(format!(
+                            let message = format!(
                                 "could not {}: {}{}",
                                 verb.describe(),
                                 reply.reason,
                                 seen_list(&reply.seen)
-                            )))
+                            );
+                            return Err(anyhow::Error::new(error::Failure {
+                                exit: error::Exit::PortalStep,
+                                message,
+                                page: reply.said.map(|text| error::PageSaid {
+                                    field: reply.field,
+                                    text,
+                                }),
+                            }));
                         }
                         _ => last = reply,
                     }
@@ -352,6 +377,16 @@ impl Browser {
                     seen_list(&last.seen)
                 )));
             }
+        }
+    }
+
+    /// Whether the last click's press reached its target. Content rendering late can move
+    /// another element under the mouse between locating and pressing.
+    async fn press_landed(&self) -> bool {
+        match self.ask(&json!({"op": "landed"})).await {
+            Ok(reply) => reply.value.as_deref() != Some("no"),
+            // The page went away: the click navigated.
+            Err(_) => true,
         }
     }
 
@@ -376,12 +411,10 @@ impl Browser {
         Ok(serde_json::from_value(value)?)
     }
 
+    /// A person's click: move, press, release. The three events are sent at once (Chromium
+    /// handles them in order), so a click costs one round trip.
     async fn mouse_click(&self, x: f64, y: f64) -> Result<()> {
-        for kind in [
-            DispatchMouseEventType::MouseMoved,
-            DispatchMouseEventType::MousePressed,
-            DispatchMouseEventType::MouseReleased,
-        ] {
+        let event = |kind: DispatchMouseEventType| {
             let mut ev = DispatchMouseEventParams::builder()
                 .r#type(kind.clone())
                 .x(x)
@@ -389,8 +422,15 @@ impl Browser {
             if kind != DispatchMouseEventType::MouseMoved {
                 ev = ev.button(MouseButton::Left).click_count(1);
             }
+            ev.build().map_err(anyhow::Error::msg)
+        };
+        for kind in [
+            DispatchMouseEventType::MouseMoved,
+            DispatchMouseEventType::MousePressed,
+            DispatchMouseEventType::MouseReleased,
+        ] {
             self.page
-                .execute(ev.build().map_err(anyhow::Error::msg)?)
+                .execute(event(kind)?)
                 .await
                 .context("could not click")?;
         }

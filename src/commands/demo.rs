@@ -1,20 +1,26 @@
-//! `cigna-setup demo`: the whole existing-account flow against the bundled fixture portal and
-//! a throwaway local Dovecot, end to end on one machine.
+//! `cigna-setup demo`: a whole flow against the bundled fixture portal and a throwaway local
+//! Dovecot, end to end on one machine.
+
+use std::time::Duration;
 
 use anyhow::Result;
 use rand::distr::{Alphanumeric, SampleString};
 
-use crate::cli::DemoArgs;
-use crate::commands::existing::{print_human, run_existing};
+use super::activate::{run_activate, Activation};
+use super::register::run_register;
+use super::run::Credentials;
+use crate::cli::{DemoArgs, DemoFlow};
+use crate::commands::existing::run_existing;
 use crate::dovecot::{Dovecot, DovecotOptions};
 use crate::engine::progress;
-use crate::fixture::{PortalConfig, RunningPortal};
+use crate::fixture::{PortalConfig, RunningPortal, DEFAULT_LATE_RENDER_MAX_MS};
 use crate::secrets::{self, Secret};
-use crate::settings::{self, ExistingSettings, Profile, Timing, Tin};
+use crate::settings::{self, ExistingSettings, NewLogin, Profile, RegisterSettings, Timing, Tin};
+
+const OFFICE_USER: &str = "office.manager";
 
 pub async fn command(args: DemoArgs) -> Result<()> {
     let tin = Tin::parse(&args.tin)?;
-    let browser = args.browser.clone();
     let mailbox_password = Alphanumeric.sample_string(&mut rand::rng(), 20);
     let office_password = Secret::new(format!(
         "Of{}!7",
@@ -31,12 +37,13 @@ pub async fn command(args: DemoArgs) -> Result<()> {
     let mailbox = dovecot.mailbox("codes");
 
     let portal = RunningPortal::start(PortalConfig {
-        office_user: "office.manager".into(),
+        office_user: OFFICE_USER.into(),
         office_password: office_password.clone(),
         office_tins: vec![tin.digits().to_string(), "987654321".to_string()],
         office_name: "Zuub Family Dental".into(),
         mailbox: Some(mailbox.clone()),
-        late_render_max_ms: crate::fixture::DEFAULT_LATE_RENDER_MAX_MS,
+        late_render_max_ms: DEFAULT_LATE_RENDER_MAX_MS,
+        auto_approve_after: None,
     })
     .await?;
     progress(&format!(
@@ -45,19 +52,16 @@ pub async fn command(args: DemoArgs) -> Result<()> {
         mailbox.url
     ));
 
-    let settings = ExistingSettings {
+    let timing = Timing {
+        code_timeout: Duration::from_secs(60),
+        action_timeout: Duration::from_secs(20),
+    };
+    let login = NewLogin {
         email: format!("cigna.{}@codes.zuub.test", tin.digits()),
         tin,
         phone: "5551234567".into(),
         portal_url: settings::portal_url(portal.url())?,
-        browser,
-        office_user: "office.manager".into(),
-        office_password,
-        mailbox,
-        entitlements: settings::DEFAULT_ENTITLEMENTS
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        browser: args.browser.clone(),
         user_id: None,
         user_password: None,
         out: None,
@@ -67,21 +71,59 @@ pub async fn command(args: DemoArgs) -> Result<()> {
             .unwrap_or_else(settings::default_runs_dir),
         flow_file: None,
         json: args.json,
-        timing: Timing {
-            code_timeout: std::time::Duration::from_secs(60),
-            action_timeout: std::time::Duration::from_secs(20),
-        },
+        timing: timing.clone(),
         profile: Profile::default(),
     };
-    let outcome = run_existing(settings).await;
+    let outcome = match args.flow {
+        DemoFlow::Existing => {
+            run_existing(&ExistingSettings {
+                login,
+                office_user: OFFICE_USER.into(),
+                office_password,
+                mailbox,
+                entitlements: settings::entitlements(&[])?,
+            })
+            .await
+        }
+        DemoFlow::Register => register_approve_activate(login, mailbox, &portal).await,
+    };
     let stopped = portal.stop().await;
-    drop(dovecot);
+    // Dovecot's stop blocks for about a second: off the async threads.
+    let _ = tokio::task::spawn_blocking(move || drop(dovecot)).await;
     let creds = outcome?;
     stopped?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&creds)?);
-    } else {
-        print_human(&creds);
-    }
-    Ok(())
+    creds.deliver(args.json, None)
+}
+
+/// The two-phase flow: register (pending approval), the access manager approves (here, the
+/// fixture portal's approval hook), then the first sign-in with 2FA.
+async fn register_approve_activate(
+    login: NewLogin,
+    mailbox: crate::mail::MailboxConfig,
+    portal: &RunningPortal,
+) -> Result<Credentials> {
+    let runs_dir = login.runs_dir.clone();
+    let browser = login.browser.clone();
+    let timing = login.timing.clone();
+    let pending = run_register(&RegisterSettings {
+        login,
+        imap_url: Some(mailbox.url.clone()),
+        imap_ca: mailbox.ca_file.clone(),
+    })
+    .await?;
+    progress(&format!(
+        "registration {} is pending approval; approving it as the office's access manager would",
+        pending.user_id
+    ));
+    portal.approve(&pending.user_id)?;
+    run_activate(&Activation {
+        runs_dir,
+        run_id: pending.run_id.clone(),
+        mailbox: Some(mailbox),
+        browser,
+        wait: None,
+        every: Duration::from_secs(300),
+        timing,
+    })
+    .await
 }

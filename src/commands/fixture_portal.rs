@@ -41,6 +41,11 @@ pub async fn command(args: FixturePortalArgs) -> Result<()> {
             None
         }
     };
+    let auto_approve_after = args
+        .auto_approve_after
+        .as_deref()
+        .map(|s| settings::parse_duration(s, "--auto-approve-after"))
+        .transpose()?;
     let config = PortalConfig {
         office_user: args.office_user.clone(),
         office_password,
@@ -48,6 +53,7 @@ pub async fn command(args: FixturePortalArgs) -> Result<()> {
         office_name: args.office_name.clone(),
         mailbox,
         late_render_max_ms: args.late_render_max_ms,
+        auto_approve_after,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await

@@ -1,11 +1,15 @@
 //! One function per subcommand, composing the layers below.
 
+mod activate;
 mod demo;
 mod existing;
 mod fixture_portal;
+mod register;
+mod run;
 mod steps;
 
-pub use existing::{run_existing, Credentials};
+pub use existing::run_existing;
+pub use run::Credentials;
 
 use anyhow::Result;
 
@@ -14,6 +18,8 @@ use crate::cli::Command;
 pub async fn dispatch(command: Command) -> Result<()> {
     match command {
         Command::Existing(args) => existing::command(args).await,
+        Command::Register(args) => register::command(args).await,
+        Command::Activate(args) => activate::command(args).await,
         Command::Steps(args) => steps::command(args),
         Command::FixturePortal(args) => fixture_portal::command(args).await,
         Command::Demo(args) => demo::command(args).await,

@@ -12,7 +12,11 @@ use crate::browser::{Among, Locator};
 use crate::error;
 
 /// The flows built into the binary, by name.
-pub const BUILTIN: &[(&str, &str)] = &[("existing", include_str!("flows/existing.toml"))];
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("existing", include_str!("flows/existing.toml")),
+    ("register", include_str!("flows/register.toml")),
+    ("activate", include_str!("flows/activate.toml")),
+];
 
 pub fn builtin(name: &str) -> Result<Flow> {
     let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name) else {
@@ -75,6 +79,7 @@ struct RawAction {
     with: Option<String>,
     option: Option<String>,
     checked: Option<Vec<String>>,
+    unless: Option<Vec<String>>,
     into: Option<String>,
     secret: Option<bool>,
 }
@@ -130,7 +135,10 @@ impl RawTarget {
 }
 
 impl RawAction {
-    fn resolve(self) -> Result<Action> {
+    fn resolve(mut self) -> Result<Action> {
+        if self.unless.is_some() && !matches!(self.expect, Some(RawTarget::Name(_))) {
+            bail!("`unless` goes with `expect = \"text\"`");
+        }
         let verbs = [
             self.goto.is_some(),
             self.expect.is_some(),
@@ -169,7 +177,10 @@ impl RawAction {
             Action::Goto(url)
         } else if let Some(expect) = self.expect {
             match expect {
-                RawTarget::Name(text) => Action::Expect(text),
+                RawTarget::Name(text) => Action::Expect {
+                    text,
+                    unless: self.unless.take().unwrap_or_default(),
+                },
                 table => Action::ExpectElement(table.resolve(Default_::Field)?),
             }
         } else if let Some(t) = self.click {
@@ -396,6 +407,24 @@ mod tests {
             .inputs()
             .contains(&"captured.temp_password".to_string()));
         assert!(builtin("nope").is_err());
+    }
+
+    #[test]
+    fn every_builtin_flow_parses() {
+        for (name, _) in BUILTIN {
+            let flow = builtin(name).unwrap();
+            assert_eq!(flow.name, *name);
+        }
+        let register = builtin("register").unwrap();
+        assert_eq!(register.steps.last().unwrap().id, "submitted");
+        let activate = builtin("activate").unwrap();
+        assert_eq!(
+            activate.steps[0].actions.last(),
+            Some(&Action::Expect {
+                text: "Verify Your Identity".into(),
+                unless: vec!["pending approval".into()]
+            })
+        );
     }
 
     #[test]

@@ -26,8 +26,12 @@ pub struct Step {
 pub enum Action {
     /// Open the portal's entry URL (the only URL a flow may open: the rest is clicked).
     Goto(String),
-    /// Wait until the page shows this text.
-    Expect(String),
+    /// Wait until the page shows this text; fail at once if it shows one of `unless` (a
+    /// refusal the flow knows, like "pending approval") or an error next to a field.
+    Expect {
+        text: String,
+        unless: Vec<String>,
+    },
     /// Wait until the page shows this element (visible, exactly one).
     ExpectElement(Locator),
     Click(Locator),
@@ -74,7 +78,12 @@ impl Action {
             }
         }
         match self {
-            Action::Goto(s) | Action::Expect(s) => vec![s],
+            Action::Goto(s) => vec![s],
+            Action::Expect { text, unless } => {
+                let mut v = vec![text.as_str()];
+                v.extend(unless.iter().map(String::as_str));
+                v
+            }
             Action::Click(l) | Action::Check(l) | Action::Uncheck(l) | Action::ExpectElement(l) => {
                 loc(l)
             }
@@ -104,7 +113,7 @@ impl Action {
     pub fn describe(&self) -> String {
         match self {
             Action::Goto(u) => format!("go to {u}"),
-            Action::Expect(t) => format!("expect \"{t}\""),
+            Action::Expect { text, .. } => format!("expect \"{text}\""),
             Action::ExpectElement(l) => format!("expect {l}"),
             Action::Click(l) => format!("click {l}"),
             Action::Fill { target, .. } => format!("fill {target}"),

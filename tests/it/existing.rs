@@ -3,78 +3,10 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use cigna_setup::dovecot::{Dovecot, DovecotOptions};
-use cigna_setup::fixture::{PortalConfig, RunningPortal};
-use cigna_setup::secrets::Secret;
 use serde_json::Value;
 
 use crate::support::run::{processes_mentioning, Cli, Output};
-
-const OFFICE_PASSWORD: &str = "Office#Pass2026";
-const MAILBOX_PASSWORD: &str = "mailbox-secret-4711";
-const TIN: &str = "123456789";
-
-/// A fixture portal and a mailbox, started for one test and stopped with it.
-struct World {
-    dovecot: Dovecot,
-    portal: RunningPortal,
-    runs: tempfile::TempDir,
-}
-
-impl World {
-    async fn start() -> World {
-        let dovecot = tokio::task::spawn_blocking(|| {
-            Dovecot::start(DovecotOptions {
-                users: vec![("codes".into(), MAILBOX_PASSWORD.into())],
-                idle: true,
-            })
-        })
-        .await
-        .unwrap()
-        .expect("Dovecot must start (install it with `apt-get install -y dovecot-imapd`)");
-        let portal = RunningPortal::start(PortalConfig {
-            office_user: "office.manager".into(),
-            office_password: Secret::new(OFFICE_PASSWORD),
-            office_tins: vec!["987654321".into(), TIN.into()],
-            office_name: "Zuub Family Dental".into(),
-            mailbox: Some(dovecot.mailbox("codes")),
-            late_render_max_ms: cigna_setup::fixture::DEFAULT_LATE_RENDER_MAX_MS,
-        })
-        .await
-        .expect("the fixture portal must start");
-        World {
-            dovecot,
-            portal,
-            runs: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    /// `existing` with everything a real run needs, pointed at this world.
-    fn existing(&self, email: &str) -> Cli {
-        self.existing_with_mailbox(email, &self.dovecot.imaps_url("codes"))
-    }
-
-    fn existing_with_mailbox(&self, email: &str, imap_url: &str) -> Cli {
-        Cli::new("existing")
-            .flag("--tin", TIN)
-            .flag("--email", email)
-            .flag("--phone", "(555) 123-4567")
-            .flag("--portal-url", self.portal.url())
-            .flag("--office-user", "office.manager")
-            .flag("--imap-url", imap_url)
-            .path_flag("--imap-ca", self.dovecot.ca_file())
-            .path_flag("--runs-dir", self.runs.path())
-            .env("CIGNA_OFFICE_PASSWORD", OFFICE_PASSWORD)
-            .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD)
-    }
-
-    fn users(&self) -> Vec<Value> {
-        self.portal.state_json()["users"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-    }
-}
+use crate::support::world::{World, MAILBOX_PASSWORD, OFFICE_PASSWORD, TIN};
 
 fn assert_no_secret(out: &Output, secrets: &[&str]) {
     for s in secrets {
@@ -88,7 +20,7 @@ fn assert_no_secret(out: &Output, secrets: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn existing_flow_creates_one_active_user_with_the_tin_and_default_entitlements() {
-    let world = World::start().await;
+    let world = World::start(None).await;
     let out_file = world.runs.path().join("creds.json");
     let email = "cigna.123456789@codes.zuub.test";
     let out = world
@@ -178,7 +110,7 @@ async fn existing_flow_creates_one_active_user_with_the_tin_and_default_entitlem
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_right_code_is_used_among_decoys_already_in_the_mailbox() {
-    let world = World::start().await;
+    let world = World::start(None).await;
     let email = "decoys.123456789@codes.zuub.test";
     // Codes the tool must not take: an old one for the same address (before the click), and
     // one for another address. The portal adds its own decoys on every send as well.
@@ -210,7 +142,7 @@ async fn the_right_code_is_used_among_decoys_already_in_the_mailbox() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_label_that_matches_nothing_fails_the_step_naming_step_and_locator() {
-    let world = World::start().await;
+    let world = World::start(None).await;
     let flow = cigna_setup::flow::BUILTIN[0]
         .1
         .replace("{ fill = \"First name\"", "{ fill = \"Given name\"");
@@ -274,7 +206,7 @@ async fn a_missing_office_password_says_how_to_give_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_mailbox_is_an_environment_error_before_the_portal_is_touched() {
-    let world = World::start().await;
+    let world = World::start(None).await;
     // A loopback port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -303,7 +235,7 @@ async fn an_unreachable_mailbox_is_an_environment_error_before_the_portal_is_tou
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_mid_flow_exits_130_closes_the_browser_and_keeps_the_run() {
-    let world = World::start().await;
+    let world = World::start(None).await;
     // The browser's profile lives under this TMPDIR, so its processes can be recognised.
     let tmp = tempfile::tempdir().unwrap();
     let tmp_path = tmp.path().to_string_lossy().to_string();

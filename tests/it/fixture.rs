@@ -1,15 +1,20 @@
 //! The fixture portal over raw HTTP (no browser): the contract's texts, the flow order, the
-//! portal's rules, `/__state`, and the code emails in a real Dovecot.
+//! portal's rules, `/__state`, the new-organization registration and its approval, and the code
+//! emails in a real Dovecot.
 
 use std::time::Duration;
 
-use cigna_setup::fixture::{PortalConfig, RunningPortal, WRONG_CODE};
+use cigna_setup::fixture::{
+    PortalConfig, RunningPortal, PENDING_APPROVAL, USER_ID_TAKEN, WRONG_CODE,
+};
 use cigna_setup::mail::Mailbox;
 use cigna_setup::secrets::Secret;
 use serde_json::json;
 
 use crate::support::dovecot::{start, MAILBOX_USER};
-use crate::support::portal::{http_get, http_post_form, Client, HttpResponse};
+use crate::support::portal::{
+    http_get, http_post_form, request_with, visible_text, Client, HttpResponse,
+};
 
 const OFFICE_PASSWORD: &str = "Office#Pass-2026";
 const EMAIL: &str = "codes+insurance.admin@zuub.com";
@@ -33,6 +38,44 @@ async fn portal() -> RunningPortal {
 fn assert_redirect(r: &HttpResponse, to: &str) {
     assert_eq!(r.status, 303, "expected a redirect to {to}: {}", r.body);
     assert_eq!(r.location(), to);
+}
+
+/// The start tag of the form control named `name` (`name="userId"`).
+fn control_tag<'a>(html: &'a str, name: &str) -> &'a str {
+    let at = html
+        .find(&format!("name=\"{name}\""))
+        .unwrap_or_else(|| panic!("no control named {name:?} in:\n{html}"));
+    let start = html[..at].rfind('<').expect("a tag start");
+    let end = at + html[at..].find('>').expect("a tag end");
+    &html[start..=end]
+}
+
+/// An error shown next to a field the accessible way: the field is `aria-invalid` and described
+/// by an element that says `message`.
+#[track_caller]
+fn assert_field_error(html: &str, name: &str, message: &str) {
+    let tag = control_tag(html, name);
+    assert!(
+        tag.contains("aria-invalid=\"true\""),
+        "{name} is not marked invalid: {tag}"
+    );
+    let ids = tag
+        .split("aria-describedby=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("{name} has no aria-describedby: {tag}"));
+    let described = ids.split_whitespace().any(|id| {
+        html.find(&format!(" id=\"{id}\"")).is_some_and(|at| {
+            let rest = &html[at..];
+            let open = rest.find('>').map_or(rest.len(), |i| i + 1);
+            let close = rest[open..].find('<').map_or(rest.len(), |i| open + i);
+            visible_text(&rest[open..close]) == message
+        })
+    });
+    assert!(
+        described,
+        "{name} is not described by {message:?} (ids {ids}):\n{html}"
+    );
 }
 
 #[track_caller]
@@ -224,9 +267,12 @@ async fn later_pages_without_a_session_go_to_the_login_page() {
         "/access/users/new/access",
         "/access/users/new/review",
         "/access/users/new/added",
+        "/register",
         "/register/temporary-id",
+        "/register/tax-id",
         "/register/profile",
         "/register/terms",
+        "/register/submitted",
         "/verify",
         "/agreement",
         "/complete",
@@ -249,7 +295,9 @@ async fn later_pages_without_a_session_go_to_the_login_page() {
     for path in [
         "/home",
         "/access/users/new/entitlements",
+        "/register/tax-id",
         "/register/profile",
+        "/register/submitted",
         "/agreement",
     ] {
         assert_redirect(&c.get(path).await, "/");
@@ -272,9 +320,11 @@ async fn bad_office_password_shows_an_error_next_to_the_field() {
         )
         .await;
     assert_page(&r, "Log in to Cigna for HCP");
-    assert!(r.body.contains(
-        "<p class=\"field-error\">The User ID or password you entered is incorrect.</p>"
-    ));
+    assert_field_error(
+        &r.body,
+        "password",
+        "The User ID or password you entered is incorrect.",
+    );
     assert!(r.body.contains("value=\"office.manager\""), "User ID kept");
     assert!(!r.body.contains("wrong-password"), "password not echoed");
     let r = c.post("/login", &[("userId", ""), ("password", "")]).await;
@@ -484,7 +534,7 @@ async fn the_existing_account_flow_over_http() {
             &profile("office.manager", PASSWORD, EMAIL),
         )
         .await;
-    assert!(r.body.contains("That User ID is taken."));
+    assert_field_error(&r.body, "userId", USER_ID_TAKEN);
     assert_redirect(&c.get("/register/review").await, "/");
     assert_redirect(&c.get("/logout").await, "/");
     register(&mut c, &temp_id, &temp_password, EMAIL).await;
@@ -598,4 +648,464 @@ async fn code_emails_reach_the_mailbox_among_decoys() {
     }
     portal.stop().await.unwrap();
     drop(dovecot);
+}
+
+const REG_USER_ID: &str = "zuub.dental1";
+const REG_EMAIL: &str = "codes+cigna.123456789@zuub.com";
+
+/// Login page → "Register" → Dental Provider → "Add Your Tax ID" with `tin` saved → Next: on
+/// "Create Your Profile".
+async fn start_registration(c: &mut Client, tin: &str) {
+    assert_page(&c.get("/").await, "Log in to Cigna for HCP");
+    assert_page(&c.get("/register").await, "Register for Cigna for HCP");
+    assert_redirect(
+        &c.post("/register", &[("providerType", "dental")]).await,
+        "/register/tax-id",
+    );
+    assert_page(&c.get("/register/tax-id").await, "Add Your Tax ID");
+    assert_redirect(
+        &c.post("/register/tax-id", &[("op", "save"), ("taxId", tin)])
+            .await,
+        "/register/tax-id",
+    );
+    assert_redirect(
+        &c.post("/register/tax-id", &[("op", "next"), ("taxId", "")])
+            .await,
+        "/register/profile",
+    );
+}
+
+/// "Create Your Profile" → Terms of Use → Review → Submit → "Registration Submitted".
+async fn finish_registration(c: &mut Client, user_id: &str, email: &str) -> HttpResponse {
+    assert_page(&c.get("/register/profile").await, "Create Your Profile");
+    let r = c
+        .post("/register/profile", &profile(user_id, PASSWORD, email))
+        .await;
+    assert_redirect(&r, "/register/terms");
+    assert_page(&c.get("/register/terms").await, "Terms of Use and Privacy");
+    assert_redirect(
+        &c.post("/register/terms", &[("agree", "yes")]).await,
+        "/register/review",
+    );
+    assert_page(&c.get("/register/review").await, "Review Your Information");
+    assert_redirect(
+        &c.post("/register/review", &[]).await,
+        "/register/submitted",
+    );
+    let r = c.get("/register/submitted").await;
+    assert_page(&r, "Registration Submitted");
+    r
+}
+
+async fn sign_in_as(c: &mut Client, user_id: &str, password: &str) -> HttpResponse {
+    assert_page(&c.get("/").await, "Log in to Cigna for HCP");
+    c.post("/login", &[("userId", user_id), ("password", password)])
+        .await
+}
+
+#[tokio::test]
+async fn a_new_registration_over_http_ends_pending_approval() {
+    let portal = portal().await;
+    let mut c = Client::new(portal.url());
+    let login = c.get("/").await;
+    assert!(login.body.contains("<a href=\"/register\">Register</a>"));
+
+    // The provider-type tiles: native radios, visually hidden, named by the tile's title.
+    let r = c.get("/register").await;
+    assert_page(&r, "Register for Cigna for HCP");
+    assert!(r.body.contains("<template data-late>"), "rendered late");
+    assert!(r.body.contains("Accept All Cookies"));
+    for title in [
+        "Medical Provider",
+        "Dental Provider",
+        "Behavioral Provider",
+        "Pharmacy",
+    ] {
+        assert!(r.body.contains(&format!("\">{title}</span>")), "{title}");
+    }
+    let dental = control_tag(
+        &r.body[r.body.find("value=\"dental\"").unwrap() - 60..],
+        "providerType",
+    );
+    assert!(dental.contains("type=\"radio\"") && dental.contains("class=\"sr-only\""));
+    assert!(dental.contains("aria-labelledby=\"f"));
+    assert_eq!(
+        r.body.matches(">Next</button>").count(),
+        2,
+        "Next and its hidden mobile twin"
+    );
+    assert_redirect(
+        &c.post("/register", &[("providerType", "dental")]).await,
+        "/register/tax-id",
+    );
+
+    // Add Your Tax ID: Next is disabled until a TIN is saved; the saved list shows it dashed.
+    let r = c.get("/register/tax-id").await;
+    assert_page(&r, "Add Your Tax ID");
+    assert!(r
+        .body
+        .contains(">Tax ID <abbr title=\"required\">*</abbr></label>"));
+    assert!(r.body.contains("data-save-tin>Save</button>"));
+    assert_eq!(
+        r.body
+            .matches("data-needs-tin disabled>Next</button>")
+            .count(),
+        2
+    );
+    assert_redirect(
+        &c.post(
+            "/register/tax-id",
+            &[("op", "save"), ("taxId", "123456789")],
+        )
+        .await,
+        "/register/tax-id",
+    );
+    let r = c.get("/register/tax-id").await;
+    assert!(r.body.contains("<span class=\"tin\">12-3456789</span>"));
+    assert_eq!(r.body.matches("data-needs-tin>Next</button>").count(), 2);
+    assert_redirect(
+        &c.post("/register/tax-id", &[("op", "next"), ("taxId", "")])
+            .await,
+        "/register/profile",
+    );
+
+    // The shared profile pages, with the registration's progress bar; the review lists the TIN.
+    let r = c.get("/register/profile").await;
+    assert_page(&r, "Create Your Profile");
+    assert!(r.body.contains("aria-current=\"step\""));
+    let r = c
+        .post(
+            "/register/profile",
+            &profile(REG_USER_ID, PASSWORD, REG_EMAIL),
+        )
+        .await;
+    assert_redirect(&r, "/register/terms");
+    assert_redirect(
+        &c.post("/register/terms", &[("agree", "yes")]).await,
+        "/register/review",
+    );
+    let r = c.get("/register/review").await;
+    assert_page(&r, "Review Your Information");
+    assert!(r.body.contains("<dt>Tax ID(s)</dt><dd>12-3456789</dd>"));
+    assert_redirect(
+        &c.post("/register/review", &[]).await,
+        "/register/submitted",
+    );
+    let r = c.get("/register/submitted").await;
+    assert_page(&r, "Registration Submitted");
+    assert!(visible_text(&r.body).contains(
+        "A registration request has been sent to the organization’s website access manager(s) \
+         for approval."
+    ));
+    // Submitting again is out of order now.
+    assert_redirect(&c.post("/register/review", &[]).await, "/");
+
+    let state = portal.state_json();
+    assert_eq!(state["users"], json!([]));
+    let regs = state["registrations"].as_array().unwrap();
+    assert_eq!(regs.len(), 1);
+    assert_eq!(regs[0]["tin"], "123456789");
+    assert_eq!(regs[0]["tins"], json!(["123456789"]));
+    assert_eq!(regs[0]["user_id"], REG_USER_ID);
+    assert_eq!(regs[0]["email"], REG_EMAIL);
+    assert_eq!(regs[0]["name"], "Insurance Admin");
+    assert_eq!(regs[0]["status"], "pending_approval");
+    assert_eq!(state["duplicate_creations"], 0);
+    let (_, _, body) = http_get(&format!("{}__state", portal.url())).await;
+    assert!(!body.contains(PASSWORD), "no password in the state");
+    portal.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn provider_type_and_tax_id_errors_show_next_to_the_field() {
+    let portal = portal().await;
+    let mut c = Client::new(portal.url());
+    c.get("/").await;
+    assert_redirect(&c.get("/register/tax-id").await, "/");
+
+    for (chosen, says) in [
+        ("medical", "isn't available here. Select Dental Provider"),
+        ("", "Select your provider type."),
+    ] {
+        let r = c.post("/register", &[("providerType", chosen)]).await;
+        assert_page(&r, "Register for Cigna for HCP");
+        assert!(visible_text(&r.body).contains(says), "{chosen:?}");
+        assert!(r.body.contains("role=\"radiogroup\""));
+        let error_id = r
+            .body
+            .split("<p class=\"field-error\" id=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("an error element");
+        let group = &r.body[r.body.find("role=\"radiogroup\"").unwrap()..];
+        let group = &group[..group.find('>').unwrap()];
+        assert!(
+            group.contains(&format!(
+                "aria-invalid=\"true\" aria-describedby=\"{error_id}\""
+            )),
+            "{group}"
+        );
+    }
+    assert_redirect(&c.get("/register/tax-id").await, "/");
+    assert_redirect(
+        &c.post("/register", &[("providerType", "dental")]).await,
+        "/register/tax-id",
+    );
+
+    // Next before Save: refused, and said next to the field.
+    let r = c
+        .post(
+            "/register/tax-id",
+            &[("op", "next"), ("taxId", "123456789")],
+        )
+        .await;
+    assert_page(&r, "Add Your Tax ID");
+    assert_field_error(
+        &r.body,
+        "taxId",
+        "Save at least one Tax ID before you continue.",
+    );
+    assert_redirect(&c.get("/register/profile").await, "/");
+
+    for bad in ["12-34567ab", "12345678", "1234567890"] {
+        let r = c
+            .post("/register/tax-id", &[("op", "save"), ("taxId", bad)])
+            .await;
+        assert_page(&r, "Add Your Tax ID");
+        assert_field_error(
+            &r.body,
+            "taxId",
+            "Enter a 9-digit Tax ID, with or without the dash (XX-XXXXXXX).",
+        );
+        assert!(
+            r.body.contains(&format!("value=\"{bad}\"")),
+            "typed value kept"
+        );
+    }
+
+    // The page's script saves in the background and gets the list back; a TIN saved twice
+    // (with and without the dash) is listed once.
+    for (typed, count) in [("12-3456789", 1), ("123456789", 1), ("987654321", 2)] {
+        let r = c
+            .post_for_json("/register/tax-id", &[("op", "save"), ("taxId", typed)])
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        let j: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(j["error"], serde_json::Value::Null, "{typed}");
+        assert_eq!(j["count"], count, "{typed}");
+    }
+    let r = c
+        .post_for_json("/register/tax-id", &[("op", "save"), ("taxId", "abc")])
+        .await;
+    let j: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert!(j["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("Enter a 9-digit Tax ID"));
+    assert_eq!(j["count"], 2);
+    let rows = j["rows"].as_str().unwrap();
+    assert!(rows.contains(">12-3456789</span>") && rows.contains(">98-7654321</span>"));
+
+    // Without a session, the script is told to go to the login page.
+    let mut stranger = Client::new(portal.url());
+    let r = stranger
+        .post_for_json(
+            "/register/tax-id",
+            &[("op", "save"), ("taxId", "123456789")],
+        )
+        .await;
+    assert_eq!(r.body, "{\"redirect\":\"/\"}");
+    portal.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_registration_signs_in_only_once_approved_then_verifies_like_a_user() {
+    let portal = portal().await;
+    let mut c = Client::new(portal.url());
+    start_registration(&mut c, "12-3456789").await;
+    finish_registration(&mut c, REG_USER_ID, REG_EMAIL).await;
+
+    // Pending: a page-level message, not a field's error, and no sign-in.
+    let r = sign_in_as(&mut c, REG_USER_ID, PASSWORD).await;
+    assert_page(&r, "Log in to Cigna for HCP");
+    assert!(
+        r.body.contains(&format!(
+            "<div class=\"form-error\" role=\"alert\">{PENDING_APPROVAL}</div>"
+        )),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        PENDING_APPROVAL,
+        "Your registration is pending approval by your organization's website access manager."
+    );
+    assert!(!r.body.contains("aria-invalid"));
+    assert_redirect(&c.get("/verify").await, "/");
+    let r = sign_in_as(&mut c, REG_USER_ID, "Wrong#Pass2026").await;
+    assert_field_error(
+        &r.body,
+        "password",
+        "The User ID or password you entered is incorrect.",
+    );
+    assert!(
+        !r.body.contains(PENDING_APPROVAL),
+        "says nothing without the password"
+    );
+
+    // The manager's approval, by the test hook.
+    let approve = format!("{}__approve", portal.url());
+    let (status, _, body) = http_post_form(&approve, &[("user_id", "nobody.here")], None).await;
+    assert_eq!(status, 404);
+    assert!(
+        body.contains("no registration with User ID \"nobody.here\""),
+        "{body}"
+    );
+    assert!(body.contains(REG_USER_ID), "lists the known ones: {body}");
+    let err = portal.approve("nobody.here").unwrap_err();
+    assert!(format!("{err:#}").contains("no registration"), "{err:#}");
+    let (status, _, body) = http_post_form(&approve, &[], None).await;
+    assert_eq!(status, 400, "{body}");
+    let r = request_with(
+        "POST",
+        &approve,
+        Some((
+            "application/json",
+            &json!({"user_id": REG_USER_ID.to_uppercase()}).to_string(),
+        )),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let j: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(j["status"], "approved");
+    assert_eq!(j["user_id"], REG_USER_ID);
+    assert_eq!(
+        portal.state_json()["registrations"][0]["status"],
+        "approved"
+    );
+
+    // Approved: the same first sign-in as an added user's.
+    let r = sign_in_as(&mut c, REG_USER_ID, PASSWORD).await;
+    assert_redirect(&r, "/verify");
+    let r = c.get("/verify").await;
+    assert_page(&r, "Verify Your Identity");
+    assert!(r.body.contains(">Send Verification Code</button>"));
+    assert!(r.body.contains("c•••"), "the masked address");
+    assert_redirect(&c.post("/verify/send", &[]).await, "/verify");
+    let r = c.get("/verify").await;
+    assert!(r.body.contains(">Verification Code</label>"));
+    let code = portal.state_json()["registrations"][0]["last_code"]
+        .as_str()
+        .expect("a code was sent")
+        .to_string();
+    assert_eq!(portal.state_json()["codes_sent"], 1);
+    let wrong = if code == "111111" { "222222" } else { "111111" };
+    assert!(c
+        .post("/verify", &[("verificationCode", wrong)])
+        .await
+        .body
+        .contains(WRONG_CODE));
+    assert_redirect(
+        &c.post("/verify", &[("verificationCode", &code)]).await,
+        "/agreement",
+    );
+    assert_page(&c.get("/agreement").await, "Terms and Conditions");
+    assert_redirect(
+        &c.post("/agreement", &[("agree", "yes")]).await,
+        "/complete",
+    );
+    assert_page(&c.get("/complete").await, "Account creation is complete");
+    let state = portal.state_json();
+    assert_eq!(state["registrations"][0]["status"], "active");
+    assert_eq!(state["users"], json!([]));
+    // In-process approval of an active registration changes nothing.
+    portal.approve(REG_USER_ID).unwrap();
+    assert_eq!(portal.state_json()["registrations"][0]["status"], "active");
+    portal.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_taken_user_id_is_refused_next_to_the_field_and_repeats_are_counted() {
+    let portal = portal().await;
+    let mut first = Client::new(portal.url());
+    start_registration(&mut first, "123456789").await;
+    finish_registration(&mut first, REG_USER_ID, REG_EMAIL).await;
+
+    let mut again = Client::new(portal.url());
+    start_registration(&mut again, "123456789").await;
+    for taken in [REG_USER_ID.to_uppercase().as_str(), "office.manager"] {
+        let r = again
+            .post("/register/profile", &profile(taken, PASSWORD, REG_EMAIL))
+            .await;
+        assert_page(&r, "Create Your Profile");
+        assert_field_error(&r.body, "userId", USER_ID_TAKEN);
+        assert_eq!(r.body.matches("aria-invalid").count(), 1, "only User ID");
+    }
+    // The same TIN and email under another User ID: accepted, counted as a repeat.
+    finish_registration(&mut again, "zuub.dental2", REG_EMAIL).await;
+    let state = portal.state_json();
+    assert_eq!(state["registrations"].as_array().unwrap().len(), 2);
+    assert_eq!(state["duplicate_creations"], 1);
+
+    // A registration's User ID is taken for the temporary-ID profile too.
+    let mut office = Client::new(portal.url());
+    office_login(&mut office).await;
+    let (temp_id, temp_password) = add_user(&mut office, EMAIL).await;
+    assert_redirect(&office.get("/logout").await, "/");
+    assert_redirect(
+        &office
+            .post(
+                "/register/temporary-id",
+                &[("tempUserId", &temp_id), ("tempPassword", &temp_password)],
+            )
+            .await,
+        "/register/profile",
+    );
+    let r = office
+        .post(
+            "/register/profile",
+            &profile("zuub.dental2", PASSWORD, EMAIL),
+        )
+        .await;
+    assert_field_error(&r.body, "userId", USER_ID_TAKEN);
+    // … whose review has no Tax ID row or progress bar.
+    office
+        .post("/register/profile", &profile(USER_ID, PASSWORD, EMAIL))
+        .await;
+    office.post("/register/terms", &[("agree", "yes")]).await;
+    let r = office.get("/register/review").await;
+    assert_page(&r, "Review Your Information");
+    assert!(!r.body.contains("Tax ID(s)") && !r.body.contains("aria-current"));
+    portal.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn registrations_approve_themselves_after_the_configured_delay() {
+    for (after, status) in [
+        (Duration::ZERO, "approved"),
+        (Duration::from_secs(3600), "pending_approval"),
+    ] {
+        let portal = RunningPortal::start(PortalConfig {
+            auto_approve_after: Some(after),
+            ..config()
+        })
+        .await
+        .unwrap();
+        let mut c = Client::new(portal.url());
+        start_registration(&mut c, "123456789").await;
+        finish_registration(&mut c, REG_USER_ID, REG_EMAIL).await;
+        assert_eq!(
+            portal.state_json()["registrations"][0]["status"],
+            status,
+            "{after:?}"
+        );
+        let r = sign_in_as(&mut c, REG_USER_ID, PASSWORD).await;
+        if status == "approved" {
+            assert_redirect(&r, "/verify");
+        } else {
+            assert!(r.body.contains(PENDING_APPROVAL));
+        }
+        portal.stop().await.unwrap();
+    }
 }

@@ -87,14 +87,14 @@ async fn controls_are_acted_on_only_when_visible_enabled_and_uncovered() {
     let b = open_habits().await;
     // The visible <a role=button> Next, not the hidden mobile <button>.
     b.click(&button("Next"), T).await.unwrap();
-    b.expect_text("clicked Next", T).await.unwrap();
+    b.expect_text("clicked Next", &[], T).await.unwrap();
     // Disabled at first; enabled by script later.
     b.click(&button("Continue"), T).await.unwrap();
-    b.expect_text("clicked Continue", T).await.unwrap();
+    b.expect_text("clicked Continue", &[], T).await.unwrap();
     // Covered by the cookie banner: the banner is accepted first.
     b.click(&button("Covered Button"), T).await.unwrap();
-    b.expect_text("cookies accepted", T).await.unwrap();
-    b.expect_text("clicked Covered", T).await.unwrap();
+    b.expect_text("cookies accepted", &[], T).await.unwrap();
+    b.expect_text("clicked Covered", &[], T).await.unwrap();
     let log = b.read_next_to("Reference", T).await.unwrap();
     assert_eq!(log, "REF-9");
     b.close().await;
@@ -106,10 +106,10 @@ async fn selects_checkboxes_agreements_and_shown_values() {
     b.select(&label("Job role"), "administration SUPPORT", T)
         .await
         .unwrap();
-    b.expect_text("role x2", T).await.unwrap();
+    b.expect_text("role x2", &[], T).await.unwrap();
     // A custom checkbox whose native input is invisible: ticked through its label.
     b.set_checked(&label("Remember me"), true, T).await.unwrap();
-    b.expect_text("remember true", T).await.unwrap();
+    b.expect_text("remember true", &[], T).await.unwrap();
     // Disabled until the agreement is scrolled to its end.
     b.set_checked(
         &label("I have read and agree to the Website Access Manager User Agreement"),
@@ -118,7 +118,7 @@ async fn selects_checkboxes_agreements_and_shown_values() {
     )
     .await
     .unwrap();
-    b.expect_text("agreed true", T).await.unwrap();
+    b.expect_text("agreed true", &[], T).await.unwrap();
     assert_eq!(
         b.read_next_to("Temporary User ID", T).await.unwrap(),
         "TMP12345"
@@ -130,7 +130,7 @@ async fn selects_checkboxes_agreements_and_shown_values() {
     b.check_exactly(&Among::Names(vec!["Remember me".into()]), &[], T)
         .await
         .unwrap();
-    b.expect_text("remember false", T).await.unwrap();
+    b.expect_text("remember false", &[], T).await.unwrap();
     b.close().await;
 }
 
@@ -144,6 +144,38 @@ async fn a_missing_target_fails_with_what_the_page_showed() {
     let msg = format!("{err:#}");
     assert!(msg.contains("Given name"), "{msg}");
     assert!(msg.contains("First name"), "the candidates seen: {msg}");
+    assert_eq!(cigna_setup::error::exit_code(&err), 3);
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_on_the_page_fails_the_wait_at_once_with_what_it_said() {
+    let b = open_habits().await;
+    // A text the flow names as a refusal.
+    let err = b
+        .expect_text("Verify Your Identity", &["pending approval".into()], T)
+        .await
+        .unwrap_err();
+    let said = cigna_setup::error::page_said(&err).expect("the refusal is typed");
+    assert!(
+        said.text.contains("pending approval by your organization"),
+        "{said:?}"
+    );
+    assert_eq!(said.field, None);
+    // An error that appears next to a field after a click.
+    b.click(&button("Check member"), T).await.unwrap();
+    let started = std::time::Instant::now();
+    let err = b
+        .expect_text("Member found", &[], Duration::from_secs(20))
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "it failed at once, not at the deadline"
+    );
+    let said = cigna_setup::error::page_said(&err).expect("the refusal is typed");
+    assert_eq!(said.field.as_deref(), Some("Member ID"));
+    assert!(said.text.contains("Member ID is not valid."), "{said:?}");
     assert_eq!(cigna_setup::error::exit_code(&err), 3);
     b.close().await;
 }

@@ -4,5 +4,6 @@ mod existing;
 mod fixture;
 mod locate;
 mod mail;
+mod register;
 #[path = "../support/mod.rs"]
 mod support;

@@ -4,3 +4,4 @@
 pub mod dovecot;
 pub mod portal;
 pub mod run;
+pub mod world;

@@ -62,6 +62,18 @@ pub async fn request(
     form: Option<&str>,
     cookie: Option<&str>,
 ) -> HttpResponse {
+    let body = form.map(|f| ("application/x-www-form-urlencoded", f));
+    request_with(method, url, body, cookie, &[]).await
+}
+
+/// One request with a body of any type (`(content type, body)`) and extra headers.
+pub async fn request_with(
+    method: &str,
+    url: &str,
+    body: Option<(&str, &str)>,
+    cookie: Option<&str>,
+    headers: &[(&str, &str)],
+) -> HttpResponse {
     let parsed = url::Url::parse(url).unwrap_or_else(|e| panic!("bad URL {url}: {e}"));
     let host = parsed.host_str().expect("URL has a host");
     let port = parsed.port_or_known_default().expect("URL has a port");
@@ -74,9 +86,12 @@ pub async fn request(
     if let Some(c) = cookie {
         req.push_str(&format!("Cookie: {c}\r\n"));
     }
-    if let Some(body) = form {
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some((content_type, body)) = body {
         req.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         ));
     } else {
@@ -168,17 +183,31 @@ impl Client {
     }
 
     pub async fn get(&mut self, path: &str) -> HttpResponse {
-        self.send("GET", path, None).await
+        self.send("GET", path, None, &[]).await
     }
 
     pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> HttpResponse {
-        self.send("POST", path, Some(&form_body(fields))).await
+        self.send("POST", path, Some(&form_body(fields)), &[]).await
     }
 
-    async fn send(&mut self, method: &str, path: &str, form: Option<&str>) -> HttpResponse {
+    /// A form post the way a page's script sends it in the background, asking for JSON.
+    pub async fn post_for_json(&mut self, path: &str, fields: &[(&str, &str)]) -> HttpResponse {
+        let accept = [("Accept", "application/json")];
+        self.send("POST", path, Some(&form_body(fields)), &accept)
+            .await
+    }
+
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        form: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> HttpResponse {
         let url = self.base.join(path).expect("path joins the portal URL");
         let cookie = self.cookie_header();
-        let r = request(method, url.as_str(), form, cookie.as_deref()).await;
+        let body = form.map(|f| ("application/x-www-form-urlencoded", f));
+        let r = request_with(method, url.as_str(), body, cookie.as_deref(), headers).await;
         for (k, v) in &r.headers {
             if k == "set-cookie" {
                 if let Some((name, value)) = v.split(';').next().and_then(|c| c.split_once('=')) {

@@ -1,0 +1,181 @@
+//! `cigna-setup activate`: the first sign-in of a registration once its access manager has
+//! approved it — verification code from the mailbox, then the agreement.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::run::{self, Credentials, Target};
+use crate::cli::{ActivateArgs, MailboxArgs};
+use crate::engine::progress;
+use crate::error::{self, page_said, Exit, Failure};
+use crate::flow;
+use crate::journal::{Journal, Status};
+use crate::mail::MailboxConfig;
+use crate::settings::{self, Profile, Timing, Tin};
+
+/// What `activate` needs besides the run itself.
+pub struct Activation {
+    pub runs_dir: PathBuf,
+    pub run_id: String,
+    /// The mailbox; `None` takes the one `register` was given (with CIGNA_IMAP_PASSWORD).
+    pub mailbox: Option<MailboxConfig>,
+    pub browser: Option<PathBuf>,
+    /// Keep signing in while pending approval, this long at most, every `every`.
+    pub wait: Option<Duration>,
+    pub every: Duration,
+    pub timing: Timing,
+}
+
+pub async fn command(args: Box<ActivateArgs>) -> Result<()> {
+    let runs_dir = args
+        .runs_dir
+        .clone()
+        .unwrap_or_else(settings::default_runs_dir);
+    let journal = Journal::open(&runs_dir, &args.run)?;
+    let mailbox = mailbox_for(&args.mailbox, &journal)?;
+    let activation = Activation {
+        runs_dir,
+        run_id: args.run.clone(),
+        mailbox: Some(mailbox),
+        browser: args.browser.clone(),
+        wait: args
+            .wait
+            .as_deref()
+            .map(|w| settings::parse_duration(w, "--wait"))
+            .transpose()?,
+        every: settings::parse_duration(&args.every, "--every")?,
+        timing: settings::timing(&args.timing)?,
+    };
+    let creds = run_activate(&activation).await?;
+    creds.deliver(args.json, args.out.as_deref())
+}
+
+/// The mailbox from the flags, else the one remembered by `register`.
+fn mailbox_for(args: &MailboxArgs, journal: &Journal) -> Result<MailboxConfig> {
+    let remembered = |name: &str| {
+        journal
+            .input(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    settings::mailbox(&MailboxArgs {
+        imap_url: args.imap_url.clone().or_else(|| remembered("imap_url")),
+        imap_password_file: args.imap_password_file.clone(),
+        imap_ca: args
+            .imap_ca
+            .clone()
+            .or_else(|| remembered("imap_ca").map(PathBuf::from)),
+    })
+}
+
+fn is_pending(err: &anyhow::Error) -> bool {
+    page_said(err).is_some_and(|s| s.text.to_lowercase().contains("pending approval"))
+}
+
+pub async fn run_activate(a: &Activation) -> Result<Credentials> {
+    let mut journal = Journal::open(&a.runs_dir, &a.run_id)?;
+    if journal.flow() != "register" {
+        return Err(error::bad_input(format!(
+            "run {} is a `{}` run: activate continues runs of `cigna-setup register`",
+            a.run_id,
+            journal.flow()
+        )));
+    }
+    let text = |name: &str| -> Result<String> {
+        journal
+            .input(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                error::bad_input(format!(
+                    "run {} does not record its {name}: it cannot be activated",
+                    a.run_id
+                ))
+            })
+    };
+    let tin = Tin::parse(&text("tin")?)?;
+    let email = text("email")?;
+    let phone = text("phone")?;
+    let portal_url = settings::portal_url(&text("portal_url")?)?;
+    let creds = run::saved_credentials(&journal)?;
+    if journal.status() == &Status::Active {
+        progress(&format!("run {} is already active", a.run_id));
+        return Ok(run::credentials_of(
+            &journal,
+            tin.digits(),
+            &email,
+            &creds,
+            "active",
+        ));
+    }
+    let flow = flow::builtin("activate")?;
+    let ids: Vec<String> = flow.steps.iter().map(|s| s.id.clone()).collect();
+    journal.add_steps(&ids)?;
+    let vars = run::login_vars(
+        portal_url.as_str(),
+        &tin,
+        &email,
+        &phone,
+        &Profile::default(),
+        &creds,
+    );
+    let until = a.wait.map(|w| tokio::time::Instant::now() + w);
+    loop {
+        let outcome = run::run_flow(
+            &flow,
+            &mut journal,
+            vars.clone(),
+            Target {
+                portal_url: &portal_url,
+                browser: a.browser.as_deref(),
+                mailbox: a.mailbox.clone(),
+                timing: &a.timing,
+            },
+            &mut run::no_mending,
+        )
+        .await;
+        match outcome {
+            Ok(_) => break,
+            Err(err) if is_pending(&err) => {
+                journal.set_status(Status::PendingApproval)?;
+                let next = tokio::time::Instant::now() + a.every;
+                if until.is_some_and(|u| next <= u) {
+                    progress(&format!(
+                        "the registration is still pending approval; signing in again in {}s",
+                        a.every.as_secs()
+                    ));
+                    // A schedule, not a wait for a condition: the portal offers no notice.
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(next) => continue,
+                        _ = tokio::signal::ctrl_c() => {
+                            return Err(Failure::error(Exit::Interrupted, "interrupted while waiting for approval"));
+                        }
+                    }
+                }
+                return Err(pending_failure(&a.run_id, &journal.dir, a.wait.is_some()));
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    journal.set_status(Status::Active)?;
+    Ok(run::credentials_of(
+        &journal,
+        tin.digits(),
+        &email,
+        &creds,
+        "active",
+    ))
+}
+
+fn pending_failure(run_id: &str, dir: &Path, waited: bool) -> anyhow::Error {
+    let waited = if waited { " (still, after --wait)" } else { "" };
+    error::portal_step(format!(
+        "the registration is pending approval by the organization's website access \
+         manager{waited}: the portal said \"Your registration is pending approval by your \
+         organization's website access manager.\" Nothing is lost ({}): run `cigna-setup \
+         activate {run_id}` again once it is approved, or add --wait 4h to keep trying",
+        dir.display()
+    ))
+}

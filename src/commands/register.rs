@@ -1,0 +1,72 @@
+//! `cigna-setup register`: a new portal account for an office, up to "pending approval".
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::run::{self, Credentials, Target};
+use crate::cli::RegisterArgs;
+use crate::engine::progress;
+use crate::journal::Status;
+use crate::settings::RegisterSettings;
+
+pub async fn command(args: Box<RegisterArgs>) -> Result<()> {
+    let settings = RegisterSettings::from_args(&args)?;
+    let creds = run_register(&settings).await?;
+    creds.deliver(settings.login.json, settings.login.out.as_deref())?;
+    progress(&format!(
+        "once the office's website access manager approves it: cigna-setup activate {}",
+        creds.run_id
+    ));
+    Ok(())
+}
+
+/// Registers, and returns the credentials with status `pending_approval`. A generated User ID
+/// the portal says is taken is replaced by another generated one (and said so); a given one
+/// fails the step with the portal's message.
+pub async fn run_register(settings: &RegisterSettings) -> Result<Credentials> {
+    let login = &settings.login;
+    let flow = run::load_flow("register", login.flow_file.as_deref())?;
+    let mut creds = run::new_credentials(login);
+    let vars = run::login_vars(
+        login.portal_url.as_str(),
+        &login.tin,
+        &login.email,
+        &login.phone,
+        &login.profile,
+        &creds,
+    );
+    let mut journal = run::create_journal(
+        login,
+        &flow,
+        &creds,
+        [
+            (
+                "imap_url",
+                json!(settings.imap_url.as_ref().map(|u| u.to_string())),
+            ),
+            ("imap_ca", json!(settings.imap_ca)),
+        ],
+    )?;
+    let mut retry = run::UserIdRetry::new(login);
+    run::run_flow(
+        &flow,
+        &mut journal,
+        vars,
+        Target {
+            portal_url: &login.portal_url,
+            browser: login.browser.as_deref(),
+            mailbox: None,
+            timing: &login.timing,
+        },
+        &mut |err, _step, vars, journal| retry.mend(err, vars, journal, &mut creds),
+    )
+    .await?;
+    journal.set_status(Status::PendingApproval)?;
+    Ok(run::credentials_of(
+        &journal,
+        login.tin.digits(),
+        &login.email,
+        &creds,
+        "pending_approval",
+    ))
+}

@@ -1,0 +1,397 @@
+//! What every flow run shares: the new login's credentials and variables, the browser and
+//! mailbox started side by side, a flow run with Ctrl-C handled, and the credentials printed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::browser::{self, Browser, BrowserOptions};
+use crate::credentials::{self, SecurityAnswer};
+use crate::engine::{progress, Engine};
+use crate::error::{self, Exit, Failure};
+use crate::flow::{self, Flow, Step, Vars};
+use crate::journal::{self, Journal, Status};
+use crate::mail::{Mailbox, MailboxConfig};
+use crate::secrets::{self, Secret};
+use crate::settings::{NewLogin, Timing};
+
+/// What `existing`, `register` and `activate` print and write to `--out`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Credentials {
+    pub flow: String,
+    pub run_id: String,
+    pub tin: String,
+    pub email: String,
+    pub user_id: String,
+    pub password: String,
+    pub security_questions: Vec<SecurityAnswer>,
+    pub status: String,
+    pub finished_at: String,
+    #[serde(skip)]
+    pub run_dir: PathBuf,
+}
+
+impl Credentials {
+    /// Prints them (JSON with `json`), writes `credentials.json` in the run and `out` (0600).
+    pub fn deliver(&self, json: bool, out: Option<&Path>) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(self)?;
+        journal::write_atomic(&self.run_dir.join("credentials.json"), &bytes, 0o600)?;
+        if let Some(out) = out {
+            journal::write_atomic(out, &bytes, 0o600)
+                .with_context(|| format!("cannot write --out {}", out.display()))?;
+        }
+        if json {
+            println!("{}", String::from_utf8_lossy(&bytes));
+        } else {
+            self.print_human();
+        }
+        Ok(())
+    }
+
+    fn print_human(&self) {
+        // The point of the command: the credentials go to stdout, unredacted, for the person
+        // who ran it.
+        println!("Cigna for HCP login ({}):", self.status.replace('_', " "));
+        println!("  TIN:       {}", self.tin);
+        println!("  Email:     {}", self.email);
+        println!("  User ID:   {}", self.user_id);
+        println!("  Password:  {}", self.password);
+        for (i, q) in self.security_questions.iter().enumerate() {
+            println!(
+                "  Security question {}: {} → {}",
+                i + 1,
+                q.question,
+                q.answer
+            );
+        }
+        println!("  Run:       {} ({})", self.run_id, self.run_dir.display());
+    }
+}
+
+/// The built-in flow, or the file given instead.
+pub fn load_flow(name: &str, file: Option<&Path>) -> Result<Flow> {
+    match file {
+        Some(path) => flow::from_file(path),
+        None => flow::builtin(name),
+    }
+}
+
+/// The new login's credentials: given or generated, saved to the run before any step.
+pub fn new_credentials(login: &NewLogin) -> credentials::Credentials {
+    credentials::make(
+        login.tin.digits(),
+        login.user_id.as_deref(),
+        login.user_password.as_ref(),
+    )
+}
+
+/// A new run directory for `flow`, with the login's inputs (no secrets) and its credentials
+/// saved before the first step.
+pub fn create_journal(
+    login: &NewLogin,
+    flow: &Flow,
+    creds: &credentials::Credentials,
+    extra_inputs: impl IntoIterator<Item = (&'static str, Value)>,
+) -> Result<Journal> {
+    let mut inputs: BTreeMap<String, Value> = [
+        ("portal_url", json!(login.portal_url.as_str())),
+        ("tin", json!(login.tin.digits())),
+        ("email", json!(login.email)),
+        ("phone", json!(login.phone)),
+    ]
+    .into_iter()
+    .chain(extra_inputs)
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    inputs.insert("user_id".into(), json!(creds.user_id));
+    let step_ids: Vec<String> = flow.steps.iter().map(|s| s.id.clone()).collect();
+    let mut journal = Journal::create(&login.runs_dir, &flow.name, &step_ids, inputs)?;
+    save_credentials(&mut journal, creds)?;
+    progress(&format!(
+        "run {} ({} steps), kept in {}",
+        journal.run_id,
+        flow.steps.len(),
+        journal.dir.display()
+    ));
+    Ok(journal)
+}
+
+/// Writes the login's credentials to the run's secrets file (0600).
+pub fn save_credentials(journal: &mut Journal, creds: &credentials::Credentials) -> Result<()> {
+    journal.save_secret("generated.user_id", &creds.user_id)?;
+    journal.save_secret("generated.password", creds.password.expose())?;
+    for (i, q) in creds.security.iter().enumerate() {
+        journal.save_secret(&format!("generated.question{}", i + 1), &q.question)?;
+        journal.save_secret(&format!("generated.answer{}", i + 1), &q.answer)?;
+    }
+    Ok(())
+}
+
+/// The credentials an earlier run saved.
+pub fn saved_credentials(journal: &Journal) -> Result<credentials::Credentials> {
+    let missing = |what: &str| {
+        error::bad_input(format!(
+            "run {} has no saved {what} ({}/secrets.json): it cannot be continued",
+            journal.run_id,
+            journal.dir.display()
+        ))
+    };
+    let user_id = journal
+        .secret("generated.user_id")
+        .ok_or_else(|| missing("User ID"))?
+        .to_string();
+    let password = Secret::new(
+        journal
+            .secret("generated.password")
+            .ok_or_else(|| missing("password"))?,
+    );
+    let mut security = Vec::new();
+    for i in 1..=3 {
+        let question = journal.secret(&format!("generated.question{i}"));
+        let answer = journal.secret(&format!("generated.answer{i}"));
+        if let (Some(q), Some(a)) = (question, answer) {
+            security.push(SecurityAnswer {
+                question: q.to_string(),
+                answer: a.to_string(),
+            });
+        }
+    }
+    Ok(credentials::Credentials {
+        user_id,
+        password,
+        security,
+    })
+}
+
+/// The variables of a run for a new login: inputs, profile, credentials. Secret values are
+/// registered for redaction as they are set.
+pub fn login_vars(
+    portal_url: &str,
+    tin: &crate::settings::Tin,
+    email: &str,
+    phone: &str,
+    profile: &crate::settings::Profile,
+    creds: &credentials::Credentials,
+) -> Vars {
+    let mut vars = Vars::new(secrets::global().clone());
+    vars.set("portal_url", portal_url);
+    vars.set("tin", tin.digits());
+    vars.set("tin_dashed", tin.dashed());
+    vars.set("email", email);
+    vars.set("phone", phone);
+    vars.set("profile.first_name", &profile.first_name);
+    vars.set("profile.last_name", &profile.last_name);
+    vars.set("profile.job_role_option", &profile.job_role_option);
+    vars.set("profile.job_role", &profile.job_role);
+    vars.set("profile.address", &profile.address);
+    vars.set("profile.date_of_birth", &profile.date_of_birth);
+    set_credential_vars(&mut vars, creds);
+    vars
+}
+
+pub fn set_credential_vars(vars: &mut Vars, creds: &credentials::Credentials) {
+    vars.set("generated.user_id", &creds.user_id);
+    vars.set_secret("generated.password", creds.password.clone());
+    for (i, q) in creds.security.iter().enumerate() {
+        vars.set(&format!("generated.question{}", i + 1), &q.question);
+        vars.set_secret(
+            &format!("generated.answer{}", i + 1),
+            Secret::new(q.answer.clone()),
+        );
+    }
+}
+
+/// Where a flow runs: the portal, the browser to drive, the mailbox if the flow reads codes.
+pub struct Target<'a> {
+    pub portal_url: &'a url::Url,
+    pub browser: Option<&'a Path>,
+    pub mailbox: Option<MailboxConfig>,
+    pub timing: &'a Timing,
+}
+
+/// A failed step the caller may mend and retry: it gets the error, the step, the variables
+/// and the journal, and says whether to run the step again.
+pub type Mend<'m> = dyn FnMut(&anyhow::Error, &Step, &mut Vars, &mut Journal) -> Result<bool> + 'm;
+
+/// Runs `flow` from its first step. The mailbox logs in on its own thread while Chromium
+/// starts; Ctrl-C stops the flow and still closes the browser. The journal's status is set to
+/// `failed` on error; on success the caller sets what the run became.
+pub async fn run_flow(
+    flow: &Flow,
+    journal: &mut Journal,
+    vars: Vars,
+    target: Target<'_>,
+    mend: &mut Mend<'_>,
+) -> Result<Vars> {
+    let mailbox = target.mailbox.map(Mailbox::open);
+    let executable = browser::find_executable(target.browser)?;
+    let loopback_only = target
+        .portal_url
+        .host_str()
+        .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
+    let ready = async {
+        match &mailbox {
+            Some(m) => m.ready().await,
+            None => Ok(()),
+        }
+    };
+    let (browser, ready) = tokio::join!(
+        Browser::launch(BrowserOptions {
+            executable,
+            profile_dir: None,
+            loopback_only,
+        }),
+        ready
+    );
+    let mut browser = match (browser, ready) {
+        (Ok(b), Ok(())) => b,
+        (Ok(b), Err(e)) => {
+            b.close().await;
+            journal.set_status(Status::Failed)?;
+            return Err(e);
+        }
+        (Err(e), _) => {
+            journal.set_status(Status::Failed)?;
+            return Err(e);
+        }
+    };
+    browser.set_dismiss(flow.dismiss.clone());
+
+    let mut engine = Engine::new(
+        &browser,
+        mailbox.as_ref(),
+        journal,
+        vars,
+        target.timing.action_timeout,
+        target.timing.code_timeout,
+    );
+    let outcome = async {
+        let mut start = 0;
+        loop {
+            match engine.run_from(flow, start).await {
+                Ok(()) => return Ok(()),
+                Err(err) => {
+                    let Some(i) = engine.failed_step else {
+                        return Err(err);
+                    };
+                    if !mend(&err, &flow.steps[i], &mut engine.vars, engine.journal)? {
+                        return Err(err);
+                    }
+                    start = i;
+                }
+            }
+        }
+    };
+    // Ctrl-C stops the flow here, so the browser is still closed and reaped below.
+    let outcome = tokio::select! {
+        outcome = outcome => outcome,
+        _ = tokio::signal::ctrl_c() => Err(Failure::error(
+            Exit::Interrupted,
+            "interrupted: the run is kept, with its journal and secrets",
+        )),
+    };
+    let vars = engine.vars;
+    browser.close().await;
+    if let Err(err) = outcome {
+        journal.set_status(Status::Failed)?;
+        progress(&format!(
+            "the run's journal and credentials are kept in {}",
+            journal.dir.display()
+        ));
+        return Err(err);
+    }
+    Ok(vars)
+}
+
+/// Mends the step that typed a User ID the portal refused (taken): a generated one is replaced
+/// by another generated one, and said so; a given one fails with the portal's words and the fix.
+pub struct UserIdRetry {
+    pub generated: bool,
+    pub tin: String,
+    pub tries: u32,
+}
+
+impl UserIdRetry {
+    /// How many generated User IDs to try in all.
+    const TRIES: u32 = 3;
+
+    pub fn new(login: &NewLogin) -> Self {
+        UserIdRetry {
+            generated: login.user_id.is_none(),
+            tin: login.tin.digits().to_string(),
+            tries: 1,
+        }
+    }
+
+    pub fn mend(
+        &mut self,
+        err: &anyhow::Error,
+        vars: &mut Vars,
+        journal: &mut Journal,
+        creds: &mut credentials::Credentials,
+    ) -> Result<bool> {
+        let Some(said) = error::page_said(err) else {
+            return Ok(false);
+        };
+        let about_user_id = said
+            .field
+            .as_deref()
+            .is_some_and(|f| f.eq_ignore_ascii_case("User ID"));
+        if !about_user_id {
+            return Ok(false);
+        }
+        if !self.generated {
+            return Err(error::portal_step(format!(
+                "the portal refused the User ID \"{}\": \"{}\". Choose another with --user-id, \
+                 or leave --user-id out to have one generated",
+                creds.user_id, said.text
+            )));
+        }
+        if self.tries >= Self::TRIES {
+            return Ok(false);
+        }
+        let new_id = credentials::generate_user_id(&self.tin, self.tries);
+        self.tries += 1;
+        let old = std::mem::replace(&mut creds.user_id, new_id);
+        if credentials::check_password(&creds.password, Some(&creds.user_id)).is_err() {
+            creds.password = credentials::generate_password(&creds.user_id);
+        }
+        progress(&format!(
+            "the portal refused the generated User ID {old} (\"{}\"): trying the generated {}",
+            said.text, creds.user_id
+        ));
+        save_credentials(journal, creds)?;
+        set_credential_vars(vars, creds);
+        Ok(true)
+    }
+}
+
+/// No step is ever mended: the first failure ends the run.
+pub fn no_mending(_: &anyhow::Error, _: &Step, _: &mut Vars, _: &mut Journal) -> Result<bool> {
+    Ok(false)
+}
+
+/// The credentials of a run that reached `status`.
+pub fn credentials_of(
+    journal: &Journal,
+    tin: &str,
+    email: &str,
+    creds: &credentials::Credentials,
+    status: &str,
+) -> Credentials {
+    Credentials {
+        flow: journal.flow().to_string(),
+        run_id: journal.run_id.clone(),
+        tin: tin.to_string(),
+        email: email.to_string(),
+        user_id: creds.user_id.clone(),
+        password: creds.password.expose().to_string(),
+        security_questions: creds.security.clone(),
+        status: status.to_string(),
+        finished_at: journal::now_rfc3339(),
+        run_dir: journal.dir.clone(),
+    }
+}

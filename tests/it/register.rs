@@ -1,0 +1,213 @@
+//! The new-registration flow and its activation once approved: real Chromium, the fixture
+//! portal, a real Dovecot.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::run::Cli;
+use crate::support::world::{World, MAILBOX_PASSWORD, TIN};
+
+fn only(list: Vec<Value>) -> Value {
+    assert_eq!(list.len(), 1, "exactly one: {list:?}");
+    list.into_iter().next().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_then_approve_then_activate_gives_a_working_login() {
+    let world = World::start(None).await;
+    let email = "reg.123456789@codes.zuub.test";
+    let out = world.register(email).arg("--json").run().await;
+    out.assert_code(0);
+    let pending = out.json();
+    assert_eq!(pending["flow"], "register");
+    assert_eq!(pending["status"], "pending_approval");
+    let user_id = pending["user_id"].as_str().unwrap().to_string();
+    let password = pending["password"].as_str().unwrap().to_string();
+    assert_eq!(pending["security_questions"].as_array().unwrap().len(), 3);
+    let run_id = pending["run_id"].as_str().unwrap().to_string();
+    assert!(
+        out.stderr
+            .contains(&format!("cigna-setup activate {run_id}")),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(&password));
+
+    let reg = only(world.registrations());
+    assert_eq!(reg["tin"], TIN);
+    assert_eq!(reg["user_id"], user_id.as_str());
+    assert_eq!(reg["status"], "pending_approval");
+
+    world.portal.approve(&user_id).unwrap();
+    let out = world.activate(&run_id).arg("--json").run().await;
+    out.assert_code(0);
+    let active = out.json();
+    assert_eq!(active["status"], "active");
+    assert_eq!(active["user_id"], user_id.as_str());
+    assert_eq!(active["password"], password.as_str());
+    assert_eq!(active["run_id"], run_id.as_str());
+    assert_eq!(active["tin"], TIN);
+    assert_eq!(active["email"], email);
+    assert_eq!(only(world.registrations())["status"], "active");
+    assert!(!out.stderr.contains(&password) && !out.stderr.contains(MAILBOX_PASSWORD));
+
+    let journal =
+        std::fs::read_to_string(world.runs.path().join(&run_id).join("journal.json")).unwrap();
+    assert!(journal.contains("\"status\": \"active\""), "{journal}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activate_before_approval_exits_3_and_can_run_again_once_approved() {
+    let world = World::start(None).await;
+    let out = world
+        .register("early.123456789@codes.zuub.test")
+        .arg("--json")
+        .run()
+        .await;
+    out.assert_code(0);
+    let pending = out.json();
+    let run_id = pending["run_id"].as_str().unwrap();
+    let user_id = pending["user_id"].as_str().unwrap();
+
+    let out = world.activate(run_id).run().await;
+    out.assert_code(3);
+    assert!(out.stderr.contains("pending approval"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("cigna-setup activate {run_id}")),
+        "says how to continue: {}",
+        out.stderr
+    );
+    let journal =
+        std::fs::read_to_string(world.runs.path().join(run_id).join("journal.json")).unwrap();
+    assert!(
+        journal.contains("\"status\": \"pending_approval\""),
+        "{journal}"
+    );
+
+    world.portal.approve(user_id).unwrap();
+    let out = world.activate(run_id).arg("--json").run().await;
+    out.assert_code(0);
+    assert_eq!(out.json()["status"], "active");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activate_wait_signs_in_again_until_approved() {
+    let world = World::start(Some(Duration::from_secs(4))).await;
+    let out = world
+        .register("wait.123456789@codes.zuub.test")
+        .arg("--json")
+        .run()
+        .await;
+    out.assert_code(0);
+    let run_id = out.json()["run_id"].as_str().unwrap().to_string();
+    let out = world
+        .activate(&run_id)
+        .flag("--wait", "60s")
+        .flag("--every", "1s")
+        .arg("--json")
+        .run()
+        .await;
+    out.assert_code(0);
+    assert_eq!(out.json()["status"], "active");
+    assert!(
+        out.stderr.contains("still pending approval"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_user_id_fails_with_the_portals_message_or_is_replaced_when_generated() {
+    let world = World::start(None).await;
+    let first = world
+        .register("first.123456789@codes.zuub.test")
+        .flag("--user-id", "takenid01")
+        .arg("--json")
+        .run()
+        .await;
+    first.assert_code(0);
+
+    // Given by the user: the step fails with what the portal said and the fix.
+    let given = world
+        .register("second.123456789@codes.zuub.test")
+        .flag("--user-id", "takenid01")
+        .run()
+        .await;
+    given.assert_code(3);
+    assert!(given.stderr.contains("create-profile"), "{}", given.stderr);
+    assert!(given.stderr.contains("takenid01"), "{}", given.stderr);
+    assert!(given.stderr.contains("--user-id"), "{}", given.stderr);
+    assert!(
+        given.stderr.to_lowercase().contains("taken"),
+        "the portal's words: {}",
+        given.stderr
+    );
+    assert_eq!(world.registrations().len(), 1);
+
+    // Generated: the first candidate is derived from the TIN (insadmin6789); once taken, the
+    // run picks another generated one and says so.
+    let out = world
+        .register("third.123456789@codes.zuub.test")
+        .arg("--json")
+        .run()
+        .await;
+    out.assert_code(0);
+    assert_eq!(out.json()["user_id"], "insadmin6789");
+    let out = world
+        .register("fourth.123456789@codes.zuub.test")
+        .arg("--json")
+        .run()
+        .await;
+    out.assert_code(0);
+    let replaced = out.json()["user_id"].as_str().unwrap().to_string();
+    assert!(
+        replaced.starts_with("insadmin6789") && replaced != "insadmin6789",
+        "{replaced}"
+    );
+    assert!(
+        out.stderr
+            .contains("refused the generated User ID insadmin6789"),
+        "{}",
+        out.stderr
+    );
+    let ids: Vec<Value> = world
+        .registrations()
+        .iter()
+        .map(|r| r["user_id"].clone())
+        .collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(ids.contains(&Value::from(replaced)));
+}
+
+#[tokio::test]
+async fn bad_input_for_register_and_activate_is_refused_with_the_fix() {
+    let out = Cli::new("register")
+        .flag("--tin", "12345678a")
+        .flag("--email", "a@codes.zuub.test")
+        .flag("--phone", "5551234567")
+        .run()
+        .await;
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("--tin") && out.stderr.contains("9 digits"),
+        "{}",
+        out.stderr
+    );
+
+    let runs = tempfile::tempdir().unwrap();
+    let out = Cli::new("activate")
+        .arg("register-19700101-000000-dead")
+        .path_flag("--runs-dir", runs.path())
+        .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD)
+        .run()
+        .await;
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("register-19700101-000000-dead"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("no run"), "{}", out.stderr);
+}
