@@ -84,7 +84,10 @@ async fn one_run(
         ])
         .env("CIGNA_OFFICE_PASSWORD", OFFICE_PASSWORD)
         .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD)
-        .env("RUST_LOG", "warn,cigna_setup::mail=debug")
+        .env(
+            "RUST_LOG",
+            std::env::var("BENCH_LOG").unwrap_or_else(|_| "warn,cigna_setup::mail=debug".into()),
+        )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -113,7 +116,10 @@ async fn one_run(
     let log = reader.await.unwrap();
     assert!(status.success(), "run {i} failed:\n{log}");
     if std::env::var_os("SHOW_STEPS").is_some() {
-        for line in log.lines().filter(|l| l.starts_with('[')) {
+        for line in log
+            .lines()
+            .filter(|l| l.starts_with('[') || l.contains("elapsed_us"))
+        {
             println!("    {line}");
         }
     }

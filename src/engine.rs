@@ -116,8 +116,14 @@ impl<'a> Engine<'a> {
     async fn run_step(&mut self, step: &Step) -> Result<()> {
         let count = step.actions.len();
         for (k, action) in step.actions.iter().enumerate() {
-            tracing::debug!(action = %action.describe(), "action");
-            self.run_action(action).await.map_err(|err| {
+            let started = Instant::now();
+            let outcome = self.run_action(action).await;
+            tracing::debug!(
+                action = %action.describe(),
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "action"
+            );
+            outcome.map_err(|err| {
                 let has_exit = err.chain().any(|e| e.downcast_ref::<Failure>().is_some());
                 let err = if has_exit {
                     err
