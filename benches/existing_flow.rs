@@ -171,6 +171,7 @@ fn main() {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
             auto_approve_after: None,
+            faults: Vec::new(),
         })
         .await
         .expect("fixture portal");

@@ -59,6 +59,28 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Activate(Box<ActivateArgs>),
 
+    /// List the runs: id, flow, TIN, status, failed step, age.
+    ///
+    /// Example: cigna-setup runs --json
+    Runs(RunsArgs),
+
+    /// One run in detail: steps with status and timings, artifacts, the command to run next.
+    ///
+    /// Also (re)writes the run's report.html. Example: cigna-setup show existing-20261128-101500-1a2b
+    Show(ShowArgs),
+
+    /// Continue a failed run from its first step not done (re-entering the portal from the
+    /// nearest step that opens it), in the run's own browser profile.
+    ///
+    /// Example: CIGNA_OFFICE_PASSWORD=… CIGNA_IMAP_PASSWORD=… cigna-setup resume existing-20261128-101500-1a2b
+    Resume(Box<ResumeArgs>),
+
+    /// Re-run one step of a recorded run (re-entering the portal from the nearest step that
+    /// opens it), and record it; refused when the step's inputs were never produced.
+    ///
+    /// Example: cigna-setup step existing-20261128-101500-1a2b send-verification-code
+    Step(Box<StepArgs>),
+
     /// List a flow's steps: id, title, what each needs and what it produces.
     ///
     /// Example: cigna-setup steps existing
@@ -200,6 +222,84 @@ pub struct ActivateArgs {
     pub timing: TimingArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Where runs are kept (default: ~/.local/state/cigna-setup/runs).
+    #[arg(long, env = "CIGNA_RUNS_DIR", value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The run id.
+    pub run: String,
+
+    /// Where runs are kept (default: ~/.local/state/cigna-setup/runs).
+    #[arg(long, env = "CIGNA_RUNS_DIR", value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What continuing a recorded run needs again: the secrets it never stored.
+#[derive(Debug, Args, Clone)]
+pub struct ContinueArgs {
+    /// Where runs are kept (default: ~/.local/state/cigna-setup/runs).
+    #[arg(long, env = "CIGNA_RUNS_DIR", value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
+
+    /// File holding the office's portal password (instead of CIGNA_OFFICE_PASSWORD).
+    #[arg(long, env = "CIGNA_OFFICE_PASSWORD_FILE", value_name = "FILE")]
+    pub office_password_file: Option<PathBuf>,
+
+    /// The mailbox, if not the run's; password from CIGNA_IMAP_PASSWORD or
+    /// --imap-password-file.
+    #[command(flatten)]
+    pub mailbox: MailboxArgs,
+
+    /// The Chromium to drive (default: chromium, chromium-browser or google-chrome on PATH).
+    #[arg(long, env = "CIGNA_BROWSER", value_name = "PATH")]
+    pub browser: Option<PathBuf>,
+
+    /// Also write the credentials JSON to this file (created with mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Print the credentials JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub timing: TimingArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ResumeArgs {
+    /// The run id.
+    pub run: String,
+
+    #[command(flatten)]
+    pub with: ContinueArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StepArgs {
+    /// The run id.
+    pub run: String,
+
+    /// The step to run again (`cigna-setup show RUN` lists them).
+    pub step: String,
+
+    #[command(flatten)]
+    pub with: ContinueArgs,
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct PortalArgs {
     /// The portal's entry URL; everything after it is reached by clicking.
@@ -251,6 +351,16 @@ pub struct TimingArgs {
         value_name = "DURATION"
     )]
     pub action_timeout: String,
+
+    /// How often a step that meets the portal's error page ("Something went wrong", HTTP
+    /// 5xx) reloads and tries again, with growing pauses.
+    #[arg(long, env = "CIGNA_RETRIES", default_value_t = 2, value_name = "N")]
+    pub retries: u32,
+
+    /// Keep every step's screenshot, page and log in the run's artifacts, not only a failed
+    /// step's.
+    #[arg(long, env = "CIGNA_TRACE")]
+    pub trace: bool,
 }
 
 #[derive(Debug, Args)]
@@ -311,6 +421,13 @@ pub struct FixturePortalArgs {
         value_name = "DURATION"
     )]
     pub auto_approve_after: Option<String>,
+
+    /// Misbehave like a real portal on a bad day (repeatable): `slow` (pages answer 1–3 s late),
+    /// `flaky500` (each review page answers HTTP 500 "Something went wrong" once per session),
+    /// `session-expire` (once, a session expires mid-flow), `drop-first-email` (an account's
+    /// first code email is lost), `late-email` (code emails arrive 20 s late).
+    #[arg(long = "fault", value_name = "MODE")]
+    pub faults: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

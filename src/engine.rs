@@ -26,6 +26,12 @@ pub struct Engine<'a> {
     mark: Option<Mark>,
     /// The index of the step that failed last, for callers that retry it.
     pub failed_step: Option<usize>,
+    /// How often an action that met the portal's error page reloads and tries again.
+    pub retries: u32,
+    /// Save the page of every step, not only of a failed one.
+    pub trace: bool,
+    /// What the current step did, for its artifacts.
+    step_log: Vec<String>,
 }
 
 impl<'a> Engine<'a> {
@@ -46,14 +52,17 @@ impl<'a> Engine<'a> {
             code_timeout,
             mark: None,
             failed_step: None,
+            retries: 2,
+            trace: false,
+            step_log: Vec::new(),
         }
     }
 
-    /// Runs the steps from `start` on; stops at the first that fails, with the journal saying
-    /// which.
-    pub async fn run_from(&mut self, flow: &Flow, start: usize) -> Result<()> {
+    /// Runs the steps in `range`; stops at the first that fails, with the journal saying which.
+    pub async fn run_steps(&mut self, flow: &Flow, range: std::ops::Range<usize>) -> Result<()> {
         let total = flow.steps.len();
-        for (i, step) in flow.steps.iter().enumerate().skip(start) {
+        let (start, end) = (range.start, range.end.min(total));
+        for (i, step) in flow.steps.iter().enumerate().take(end).skip(start) {
             let started = Instant::now();
             if let Some(rec) = self.journal.step_mut(&step.id) {
                 rec.status = Status::Running;
@@ -75,6 +84,9 @@ impl<'a> Engine<'a> {
                         rec.error = None;
                     }
                     self.journal.save()?;
+                    if self.trace {
+                        self.save_artifacts(step).await;
+                    }
                     progress(&format!(
                         "[{}/{total}] {} ok {}",
                         i + 1,
@@ -90,15 +102,11 @@ impl<'a> Engine<'a> {
                         rec.error = Some(message);
                     }
                     self.journal.save()?;
-                    let dir = self.journal.dir.join("artifacts").join(&step.id);
-                    let redactor = secrets::global();
-                    if let Err(e) = self
-                        .browser
-                        .save_evidence(&dir, |text| redactor.redact(text))
-                        .await
-                    {
-                        tracing::warn!("could not save the failed step's page: {e:#}");
-                    }
+                    self.step_log.push(format!(
+                        "FAILED: {message_for_log}",
+                        message_for_log = secrets::global().redact(&format!("{err:#}"))
+                    ));
+                    self.save_artifacts(step).await;
                     progress(&format!(
                         "[{}/{total}] {} FAILED after {}",
                         i + 1,
@@ -113,16 +121,43 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
+    /// Screenshot, page (secrets redacted) and log lines of a step, in `artifacts/<step-id>/`.
+    async fn save_artifacts(&mut self, step: &Step) {
+        let dir = self.journal.dir.join("artifacts").join(&step.id);
+        let redactor = secrets::global();
+        if let Err(e) = self
+            .browser
+            .save_evidence(&dir, |text| redactor.redact(text))
+            .await
+        {
+            tracing::warn!("could not save the page of step {}: {e:#}", step.id);
+        }
+        let log = redactor.redact(&self.step_log.join("\n"));
+        if let Err(e) = crate::journal::write_atomic(&dir.join("log.txt"), log.as_bytes(), 0o600) {
+            tracing::warn!("could not save the log of step {}: {e:#}", step.id);
+        }
+    }
+
     async fn run_step(&mut self, step: &Step) -> Result<()> {
         let count = step.actions.len();
+        self.step_log.clear();
         for (k, action) in step.actions.iter().enumerate() {
             let started = Instant::now();
-            let outcome = self.run_action(action).await;
+            let outcome = self.run_action_retrying(action).await;
             tracing::debug!(
                 action = %action.describe(),
                 elapsed_us = started.elapsed().as_micros() as u64,
                 "action"
             );
+            self.step_log.push(format!(
+                "{} {:<60} {}",
+                now_rfc3339(),
+                action.describe(),
+                match &outcome {
+                    Ok(()) => format!("ok {}", human(started.elapsed())),
+                    Err(_) => format!("failed after {}", human(started.elapsed())),
+                }
+            ));
             outcome.map_err(|err| {
                 let has_exit = err.chain().any(|e| e.downcast_ref::<Failure>().is_some());
                 let err = if has_exit {
@@ -145,6 +180,35 @@ impl<'a> Engine<'a> {
             })?;
         }
         Ok(())
+    }
+
+    /// Runs an action; when a wait meets the portal's error page, reloads and tries again
+    /// with growing pauses, as a person would.
+    async fn run_action_retrying(&mut self, action: &Action) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            let outcome = self.run_action(action).await;
+            let transient = outcome
+                .as_ref()
+                .err()
+                .and_then(crate::error::page_said)
+                .is_some_and(|said| said.transient);
+            if !transient || attempt >= self.retries {
+                return outcome;
+            }
+            attempt += 1;
+            let pause = Duration::from_millis(500 << attempt);
+            progress(&format!(
+                "      the portal showed an error page; reloading in {} (retry {attempt} of {})",
+                human(pause),
+                self.retries
+            ));
+            self.step_log
+                .push(format!("error page; reload and retry {attempt}"));
+            // A deliberate pause before asking again, not a wait for a condition.
+            tokio::time::sleep(pause).await;
+            self.browser.reload().await?;
+        }
     }
 
     async fn run_action(&mut self, action: &Action) -> Result<()> {
@@ -187,8 +251,9 @@ impl<'a> Engine<'a> {
             } => {
                 let value = b.read_next_to(&self.vars.render(label)?, t).await?;
                 let name = format!("captured.{into}");
+                // Kept with the run's secrets either way: `resume` and `step` need it again.
+                self.journal.save_secret(&name, &value)?;
                 if *secret {
-                    self.journal.save_secret(&name, &value)?;
                     self.vars.set_secret(&name, Secret::new(value));
                 } else {
                     self.vars.set(&name, value);

@@ -48,6 +48,8 @@ pub struct PageSaid {
     /// The field's label, when the message stands next to a field.
     pub field: Option<String>,
     pub text: String,
+    /// The portal's error page (HTTP 5xx, "Something went wrong"): a reload may cure it.
+    pub transient: bool,
 }
 
 /// What the portal said, if the error is a refusal it showed.

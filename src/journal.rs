@@ -155,12 +155,18 @@ impl Journal {
         let on_disk: JournalOnDisk = serde_json::from_str(&text)
             .with_context(|| format!("{} is damaged", path.display()))?;
         let secrets_path = dir.join("secrets.json");
-        let secrets = if secrets_path.exists() {
+        let secrets: BTreeMap<String, String> = if secrets_path.exists() {
             serde_json::from_str(&fs::read_to_string(&secrets_path)?)
                 .with_context(|| format!("{} is damaged", secrets_path.display()))?
         } else {
             BTreeMap::new()
         };
+        // Whatever this process shows of the run (report, errors) must hide its secrets too.
+        for (name, value) in &secrets {
+            if !name.contains("question") {
+                crate::secrets::global().register(value);
+            }
+        }
         Ok(Journal {
             run_id: on_disk.run_id,
             dir,
@@ -171,6 +177,23 @@ impl Journal {
             steps: on_disk.steps,
             secrets,
         })
+    }
+
+    /// Every run under `runs_dir`, newest first; unreadable entries are skipped.
+    pub fn list(runs_dir: &Path) -> Vec<Journal> {
+        let mut runs: Vec<Journal> = fs::read_dir(runs_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .filter_map(|id| Journal::open(runs_dir, &id).ok())
+            .collect();
+        runs.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        runs
+    }
+
+    pub fn started_at(&self) -> &str {
+        &self.started_at
     }
 
     pub fn flow(&self) -> &str {

@@ -13,6 +13,7 @@ pub mod flow;
 pub mod journal;
 pub mod logging;
 pub mod mail;
+pub mod report;
 pub mod secrets;
 pub mod settings;
 

@@ -59,10 +59,13 @@ impl Default for Profile {
     }
 }
 
+/// How a run paces itself and what it keeps.
 #[derive(Debug, Clone)]
 pub struct Timing {
     pub code_timeout: Duration,
     pub action_timeout: Duration,
+    pub retries: u32,
+    pub trace: bool,
 }
 
 /// The new login a run creates, and where its run is kept: what `existing` and `register`
@@ -283,6 +286,8 @@ pub fn timing(args: &TimingArgs) -> Result<Timing> {
     Ok(Timing {
         code_timeout: parse_duration(&args.code_timeout, "--code-timeout")?,
         action_timeout: parse_duration(&args.action_timeout, "--action-timeout")?,
+        retries: args.retries,
+        trace: args.trace,
     })
 }
 

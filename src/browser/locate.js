@@ -499,6 +499,12 @@
   // error next to a field that was not there when the last click was made.
   function refusal() {
     const text = pageText();
+    // The portal's own error page (HTTP 5xx): worth a reload, not a failed step.
+    for (const t of req.transient || []) {
+      if (text.includes(key(t))) {
+        return { status: "fail", reason: `the portal showed an error page ("${norm(t)}")`, said: norm(t), transient: true, seen: headings() };
+      }
+    }
     for (const u of req.unless || []) {
       if (text.includes(key(u))) {
         let said = norm(u);

@@ -28,6 +28,16 @@ use crate::error;
 
 const LOCATE_JS: &str = include_str!("locate.js");
 
+/// Texts of a portal's error pages: a wait that meets one stops at once, and the step may
+/// reload and try again.
+const TRANSIENT_ERRORS: &[&str] = &[
+    "Something went wrong",
+    "Internal Server Error",
+    "Service Unavailable",
+    "Bad Gateway",
+    "Gateway Timeout",
+];
+
 /// How long one in-page wait may last before the page script reports back; short enough that a
 /// navigation or a Ctrl-C is noticed quickly, long enough that waits cost few round trips.
 const SLICE: Duration = Duration::from_millis(1500);
@@ -61,6 +71,8 @@ struct Reply {
     said: Option<String>,
     #[serde(default)]
     field: Option<String>,
+    #[serde(default)]
+    transient: bool,
 }
 
 /// What a verb asks of the page script, and how the reply is finished off in Rust.
@@ -80,8 +92,10 @@ enum Verb<'a> {
 impl Verb<'_> {
     fn request(&self) -> serde_json::Value {
         match self {
-            Verb::Expect(text, unless) => json!({"op": "expect", "text": text, "unless": unless}),
-            Verb::See(l) => json!({"op": "see", "target": l}),
+            Verb::Expect(text, unless) => json!({
+                "op": "expect", "text": text, "unless": unless, "transient": TRANSIENT_ERRORS,
+            }),
+            Verb::See(l) => json!({"op": "see", "target": l, "transient": TRANSIENT_ERRORS}),
             Verb::Click(l) => json!({"op": "click", "target": l}),
             Verb::Fill(l) => json!({"op": "fill", "target": l}),
             Verb::Select(l, option) => json!({"op": "select", "target": l, "text": option}),
@@ -158,6 +172,15 @@ impl Browser {
         self.until_done(&Verb::Expect(text, unless), timeout)
             .await
             .map(drop)
+    }
+
+    /// Reloads the page, as a person does on an error page.
+    pub async fn reload(&self) -> Result<()> {
+        self.page
+            .reload()
+            .await
+            .map_err(|e| error::portal_step(format!("could not reload the page: {e}")))?;
+        Ok(())
     }
 
     /// Waits until exactly one visible element matches.
@@ -313,6 +336,7 @@ impl Browser {
             dismissing: None,
             said: None,
             field: None,
+            transient: false,
         };
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -356,6 +380,7 @@ impl Browser {
                                 page: reply.said.map(|text| error::PageSaid {
                                     field: reply.field,
                                     text,
+                                    transient: reply.transient,
                                 }),
                             }));
                         }

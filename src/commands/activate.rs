@@ -139,7 +139,7 @@ pub async fn run_activate(a: &Activation) -> Result<Credentials> {
         match outcome {
             Ok(_) => break,
             Err(err) if is_pending(&err) => {
-                journal.set_status(Status::PendingApproval)?;
+                run::finish(&mut journal, Status::PendingApproval)?;
                 let next = tokio::time::Instant::now() + a.every;
                 if until.is_some_and(|u| next <= u) {
                     progress(&format!(
@@ -159,7 +159,7 @@ pub async fn run_activate(a: &Activation) -> Result<Credentials> {
             Err(err) => return Err(err),
         }
     }
-    journal.set_status(Status::Active)?;
+    run::finish(&mut journal, Status::Active)?;
     Ok(run::credentials_of(
         &journal,
         tin.digits(),

@@ -44,6 +44,7 @@ pub async fn command(args: DemoArgs) -> Result<()> {
         mailbox: Some(mailbox.clone()),
         late_render_max_ms: DEFAULT_LATE_RENDER_MAX_MS,
         auto_approve_after: None,
+        faults: Vec::new(),
     })
     .await?;
     progress(&format!(
@@ -55,6 +56,8 @@ pub async fn command(args: DemoArgs) -> Result<()> {
     let timing = Timing {
         code_timeout: Duration::from_secs(60),
         action_timeout: Duration::from_secs(20),
+        retries: 2,
+        trace: false,
     };
     let login = NewLogin {
         email: format!("cigna.{}@codes.zuub.test", tin.digits()),

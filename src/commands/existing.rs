@@ -49,6 +49,7 @@ pub async fn run_existing(settings: &ExistingSettings) -> Result<Credentials> {
         [
             ("office_user", json!(settings.office_user)),
             ("imap_url", json!(settings.mailbox.url.to_string())),
+            ("imap_ca", json!(settings.mailbox.ca_file)),
             ("entitlements", json!(settings.entitlements)),
         ],
     )?;
@@ -66,7 +67,7 @@ pub async fn run_existing(settings: &ExistingSettings) -> Result<Credentials> {
         &mut |err, _step, vars, journal| retry.mend(err, vars, journal, &mut creds),
     )
     .await?;
-    journal.set_status(Status::Active)?;
+    run::finish(&mut journal, Status::Active)?;
     Ok(run::credentials_of(
         &journal,
         login.tin.digits(),

@@ -6,11 +6,17 @@ use anyhow::Result;
 
 use crate::cli::{FixturePortalArgs, MailboxArgs};
 use crate::error::{bad_input, environment};
-use crate::fixture::{self, PortalConfig};
+use crate::fixture::{self, Fault, PortalConfig};
 use crate::secrets;
 use crate::settings::{self, Tin};
 
 pub async fn command(args: FixturePortalArgs) -> Result<()> {
+    let faults = args
+        .faults
+        .iter()
+        .map(|m| m.parse::<Fault>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad_input(format!("--fault: {e}")))?;
     let office_password =
         settings::read_secret("CIGNA_OFFICE_PASSWORD", None, "")?.ok_or_else(|| {
             bad_input(
@@ -54,6 +60,7 @@ pub async fn command(args: FixturePortalArgs) -> Result<()> {
         mailbox,
         late_render_max_ms: args.late_render_max_ms,
         auto_approve_after,
+        faults,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await

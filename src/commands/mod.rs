@@ -5,7 +5,9 @@ mod demo;
 mod existing;
 mod fixture_portal;
 mod register;
+mod resume;
 mod run;
+mod runs;
 mod steps;
 
 pub use existing::run_existing;
@@ -21,6 +23,10 @@ pub async fn dispatch(command: Command) -> Result<()> {
         Command::Register(args) => register::command(args).await,
         Command::Activate(args) => activate::command(args).await,
         Command::Steps(args) => steps::command(args),
+        Command::Runs(args) => runs::runs(args),
+        Command::Show(args) => runs::show(args),
+        Command::Resume(args) => resume::resume(*args).await,
+        Command::Step(args) => resume::step(*args).await,
         Command::FixturePortal(args) => fixture_portal::command(args).await,
         Command::Demo(args) => demo::command(args).await,
     }

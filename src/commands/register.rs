@@ -61,7 +61,7 @@ pub async fn run_register(settings: &RegisterSettings) -> Result<Credentials> {
         &mut |err, _step, vars, journal| retry.mend(err, vars, journal, &mut creds),
     )
     .await?;
-    journal.set_status(Status::PendingApproval)?;
+    run::finish(&mut journal, Status::PendingApproval)?;
     Ok(run::credentials_of(
         &journal,
         login.tin.digits(),

@@ -226,8 +226,29 @@ pub async fn run_flow(
     target: Target<'_>,
     mend: &mut Mend<'_>,
 ) -> Result<Vars> {
+    run_flow_steps(flow, 0..flow.steps.len(), journal, vars, target, mend).await
+}
+
+/// Runs the steps of `flow` in `range` (see `run_flow`).
+pub async fn run_flow_steps(
+    flow: &Flow,
+    range: std::ops::Range<usize>,
+    journal: &mut Journal,
+    vars: Vars,
+    target: Target<'_>,
+    mend: &mut Mend<'_>,
+) -> Result<Vars> {
     let mailbox = target.mailbox.map(Mailbox::open);
     let executable = browser::find_executable(target.browser)?;
+    let profile_dir = journal.dir.join("browser");
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&profile_dir)
+            .with_context(|| format!("cannot create {}", profile_dir.display()))?;
+    }
     let loopback_only = target
         .portal_url
         .host_str()
@@ -241,7 +262,8 @@ pub async fn run_flow(
     let (browser, ready) = tokio::join!(
         Browser::launch(BrowserOptions {
             executable,
-            profile_dir: None,
+            // In the run, so cookies survive a crash and `resume` continues the same session.
+            profile_dir: Some(profile_dir),
             loopback_only,
         }),
         ready
@@ -268,10 +290,12 @@ pub async fn run_flow(
         target.timing.action_timeout,
         target.timing.code_timeout,
     );
+    engine.retries = target.timing.retries;
+    engine.trace = target.timing.trace;
     let outcome = async {
-        let mut start = 0;
+        let mut start = range.start;
         loop {
-            match engine.run_from(flow, start).await {
+            match engine.run_steps(flow, start..range.end).await {
                 Ok(()) => return Ok(()),
                 Err(err) => {
                     let Some(i) = engine.failed_step else {
@@ -296,7 +320,7 @@ pub async fn run_flow(
     let vars = engine.vars;
     browser.close().await;
     if let Err(err) = outcome {
-        journal.set_status(Status::Failed)?;
+        finish(journal, Status::Failed)?;
         progress(&format!(
             "the run's journal and credentials are kept in {}",
             journal.dir.display()
@@ -367,6 +391,26 @@ impl UserIdRetry {
         set_credential_vars(vars, creds);
         Ok(true)
     }
+}
+
+/// Records what the run became and rewrites its report.
+pub fn finish(journal: &mut Journal, status: Status) -> Result<()> {
+    journal.set_status(status)?;
+    crate::report::write(journal)
+}
+
+/// Where a resumed run re-enters the portal: the nearest step at or before `index` that opens
+/// the portal's entry page (a fresh browser starts on no page, and nothing is deep-linked).
+pub fn entry_before(flow: &Flow, index: usize) -> usize {
+    (0..=index.min(flow.steps.len().saturating_sub(1)))
+        .rev()
+        .find(|&i| {
+            matches!(
+                flow.steps[i].actions.first(),
+                Some(crate::flow::Action::Goto(_))
+            )
+        })
+        .unwrap_or(0)
 }
 
 /// No step is ever mended: the first failure ends the run.

@@ -236,13 +236,7 @@ async fn an_unreachable_mailbox_is_an_environment_error_before_the_portal_is_tou
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_mid_flow_exits_130_closes_the_browser_and_keeps_the_run() {
     let world = World::start(None).await;
-    // The browser's profile lives under this TMPDIR, so its processes can be recognised.
-    let tmp = tempfile::tempdir().unwrap();
-    let tmp_path = tmp.path().to_string_lossy().to_string();
-    let child = world
-        .existing("ctrlc.123456789@codes.zuub.test")
-        .env("TMPDIR", &tmp_path)
-        .spawn();
+    let child = world.existing("ctrlc.123456789@codes.zuub.test").spawn();
     let pid = child.id().unwrap();
     // Interrupt once the flow is inside the portal: a step after the login has started.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -266,9 +260,12 @@ async fn ctrl_c_mid_flow_exits_130_closes_the_browser_and_keeps_the_run() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     };
+    // The browser's profile lives in the run, so its processes can be recognised.
+    let profile = journal.parent().unwrap().join("browser");
+    let runs_path = profile.to_string_lossy().to_string();
     assert!(
-        !processes_mentioning(&tmp_path).is_empty(),
-        "the browser should be running with its profile under TMPDIR"
+        !processes_mentioning(&runs_path).is_empty(),
+        "the browser should be running with its profile in the run"
     );
     std::process::Command::new("kill")
         .args(["-INT", &pid.to_string()])
@@ -279,9 +276,9 @@ async fn ctrl_c_mid_flow_exits_130_closes_the_browser_and_keeps_the_run() {
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert!(
-        processes_mentioning(&tmp_path).is_empty(),
+        processes_mentioning(&runs_path).is_empty(),
         "the browser outlived the run: {:?}",
-        processes_mentioning(&tmp_path)
+        processes_mentioning(&runs_path)
     );
     let text = std::fs::read_to_string(&journal).unwrap();
     assert!(text.contains("\"status\": \"failed\""), "{text}");

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use cigna_setup::fixture::{
-    PortalConfig, RunningPortal, PENDING_APPROVAL, USER_ID_TAKEN, WRONG_CODE,
+    Fault, PortalConfig, RunningPortal, PENDING_APPROVAL, SERVER_ERROR, SESSION_EXPIRED,
+    USER_ID_TAKEN, WRONG_CODE,
 };
 use cigna_setup::mail::Mailbox;
 use cigna_setup::secrets::Secret;
@@ -15,6 +16,7 @@ use crate::support::dovecot::{start, MAILBOX_USER};
 use crate::support::portal::{
     http_get, http_post_form, request_with, visible_text, Client, HttpResponse,
 };
+use crate::support::run::Cli;
 
 const OFFICE_PASSWORD: &str = "Office#Pass-2026";
 const EMAIL: &str = "codes+insurance.admin@zuub.com";
@@ -113,6 +115,21 @@ async fn office_login(c: &mut Client) {
 /// Add New User → Assign access → Select Entitlements → Review → Submit; the temporary
 /// credentials from "User Added".
 async fn add_user(c: &mut Client, email: &str) -> (String, String) {
+    fill_new_user(c, email).await;
+    assert_page(&c.get("/access/users/new/review").await, "Review New User");
+    let r = c.post("/access/users/new/review", &[]).await;
+    assert_redirect(&r, "/access/users/new/added");
+    let added = c.get("/access/users/new/added").await;
+    assert_page(&added, "User Added");
+    (
+        value_after(&added.body, "Temporary User ID"),
+        value_after(&added.body, "Temporary Password"),
+    )
+}
+
+/// Add New User → Assign access → Select Entitlements, up to the click on "Review" (posted
+/// without loading "Select Entitlements").
+async fn fill_new_user(c: &mut Client, email: &str) {
     assert_page(&c.get("/access/users/new").await, "Add New User");
     let r = c
         .post(
@@ -144,15 +161,6 @@ async fn add_user(c: &mut Client, email: &str) -> (String, String) {
         )
         .await;
     assert_redirect(&r, "/access/users/new/review");
-    assert_page(&c.get("/access/users/new/review").await, "Review New User");
-    let r = c.post("/access/users/new/review", &[]).await;
-    assert_redirect(&r, "/access/users/new/added");
-    let added = c.get("/access/users/new/added").await;
-    assert_page(&added, "User Added");
-    (
-        value_after(&added.body, "Temporary User ID"),
-        value_after(&added.body, "Temporary Password"),
-    )
 }
 
 fn profile<'a>(user_id: &'a str, password: &'a str, email: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -364,7 +372,15 @@ async fn state_starts_empty_in_the_documented_shape() {
     let state: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         state,
-        json!({"users": [], "registrations": [], "codes_sent": 0, "duplicate_creations": 0})
+        json!({
+            "users": [],
+            "registrations": [],
+            "codes_sent": 0,
+            "duplicate_creations": 0,
+            "faults": [],
+            "server_errors": 0,
+            "sessions_expired": 0,
+        })
     );
     assert_eq!(portal.state_json(), state);
     portal.stop().await.unwrap();
@@ -1108,4 +1124,359 @@ async fn registrations_approve_themselves_after_the_configured_delay() {
         }
         portal.stop().await.unwrap();
     }
+}
+
+// ---- Fault modes (`--fault`) ----
+
+async fn portal_with(faults: &[Fault]) -> RunningPortal {
+    RunningPortal::start(PortalConfig {
+        faults: faults.to_vec(),
+        ..config()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("portal did not start: {e:#}"))
+}
+
+/// The portal's error page, with "Try again" pointing back at `path`.
+#[track_caller]
+fn assert_server_error(r: &HttpResponse, path: &str) {
+    assert_eq!(
+        r.status, 500,
+        "expected the error page for {path}, got {r:?}"
+    );
+    assert!(r
+        .header("content-type")
+        .unwrap_or("")
+        .starts_with("text/html"));
+    assert_eq!(
+        r.header("cache-control"),
+        Some("no-store"),
+        "a reload asks again"
+    );
+    assert!(
+        r.body.contains(&format!("<h1>{SERVER_ERROR}</h1>")),
+        "{}",
+        r.body
+    );
+    let text = visible_text(&r.body);
+    assert!(
+        text.contains("Something went wrong") && text.contains("Try again"),
+        "{text}"
+    );
+    assert!(
+        r.body.contains(&format!(
+            "<a href=\"{path}\" class=\"btn btn-primary\">Try again</a>"
+        )),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn flaky500_fails_each_review_page_once_per_session_and_a_reload_serves_it() {
+    let portal = portal_with(&[Fault::Flaky500]).await;
+    assert_eq!(portal.state_json()["faults"], json!(["flaky500"]));
+
+    // A deep link (no session, or a session not there yet) goes to the login page as always.
+    let mut stranger = Client::new(portal.url());
+    stranger.get("/").await;
+    for path in ["/access/users/new/review", "/register/review"] {
+        assert_redirect(&stranger.get(path).await, "/");
+    }
+    assert_eq!(portal.state_json()["server_errors"], 0);
+
+    // "Review New User": 500 on the click, the page on the reload ("Try again" is the same URL).
+    let mut c = Client::new(portal.url());
+    office_login(&mut c).await;
+    fill_new_user(&mut c, EMAIL).await;
+    assert_server_error(
+        &c.get("/access/users/new/review").await,
+        "/access/users/new/review",
+    );
+    assert_eq!(portal.state_json()["server_errors"], 1);
+    assert_page(&c.get("/access/users/new/review").await, "Review New User");
+    assert_page(&c.get("/access/users/new/review").await, "Review New User");
+    assert_redirect(
+        &c.post("/access/users/new/review", &[]).await,
+        "/access/users/new/added",
+    );
+    let added = c.get("/access/users/new/added").await;
+    let temp_id = value_after(&added.body, "Temporary User ID");
+    let temp_password = value_after(&added.body, "Temporary Password");
+
+    // "Review Your Information" fails once too, in the same session.
+    assert_redirect(&c.get("/logout").await, "/");
+    assert_redirect(
+        &c.post(
+            "/register/temporary-id",
+            &[("tempUserId", &temp_id), ("tempPassword", &temp_password)],
+        )
+        .await,
+        "/register/profile",
+    );
+    assert_redirect(
+        &c.post("/register/profile", &profile(USER_ID, PASSWORD, EMAIL))
+            .await,
+        "/register/terms",
+    );
+    assert_redirect(
+        &c.post("/register/terms", &[("agree", "yes")]).await,
+        "/register/review",
+    );
+    assert_server_error(&c.get("/register/review").await, "/register/review");
+    assert_page(&c.get("/register/review").await, "Review Your Information");
+    assert_redirect(&c.post("/register/review", &[]).await, "/register/complete");
+    assert_eq!(portal.state_json()["server_errors"], 2);
+
+    // Another session meets it again: once per session and page.
+    let mut other = Client::new(portal.url());
+    office_login(&mut other).await;
+    fill_new_user(&mut other, "codes+second.admin@zuub.com").await;
+    assert_server_error(
+        &other.get("/access/users/new/review").await,
+        "/access/users/new/review",
+    );
+    assert_page(
+        &other.get("/access/users/new/review").await,
+        "Review New User",
+    );
+    let state = portal.state_json();
+    assert_eq!(state["server_errors"], 3);
+    assert_eq!(state["duplicate_creations"], 0);
+    assert_eq!(state["sessions_expired"], 0);
+    portal.stop().await.unwrap();
+}
+
+/// Log in as the office and walk to "Select Entitlements", loading it.
+async fn office_to_entitlements(c: &mut Client, email: &str) -> HttpResponse {
+    office_login(c).await;
+    assert_page(&c.get("/access/users/new").await, "Add New User");
+    let r = c
+        .post(
+            "/access/users/new",
+            &[
+                ("firstName", "Insurance"),
+                ("lastName", "Admin"),
+                ("jobRole", "Administration support"),
+                ("phone", "5551234567"),
+                ("email", email),
+            ],
+        )
+        .await;
+    assert_redirect(&r, "/access/users/new/access");
+    assert_redirect(
+        &c.post("/access/users/new/access", &[("access", "all")])
+            .await,
+        "/access/users/new/entitlements",
+    );
+    c.get("/access/users/new/entitlements").await
+}
+
+/// The login page says the session expired, once, and hands out a fresh session.
+async fn assert_told_session_expired(c: &mut Client) {
+    let old = c.cookie_header();
+    let r = c.get("/").await;
+    assert_page(&r, "Log in to Cigna for HCP");
+    assert!(
+        r.body.contains(&format!(
+            "<div class=\"notice notice-warning\" role=\"alert\">{SESSION_EXPIRED}</div>"
+        )),
+        "{}",
+        r.body
+    );
+    assert!(visible_text(&r.body).contains("Your session has expired. Please log in again."));
+    assert_ne!(c.cookie_header(), old, "a new session cookie");
+    let again = c.get("/").await;
+    assert!(!again.body.contains(SESSION_EXPIRED), "said once");
+}
+
+#[tokio::test]
+async fn session_expire_drops_the_office_session_after_select_entitlements_once_per_run() {
+    let portal = portal_with(&[Fault::SessionExpire]).await;
+    let mut c = Client::new(portal.url());
+    // The page itself is served; the session is gone behind it.
+    assert_page(
+        &office_to_entitlements(&mut c, EMAIL).await,
+        "Select Entitlements",
+    );
+    assert_eq!(portal.state_json()["sessions_expired"], 1);
+    let r = c
+        .post(
+            "/access/users/new/entitlements",
+            &[("entitlement", "Claim Status")],
+        )
+        .await;
+    assert_redirect(&r, "/");
+    assert_told_session_expired(&mut c).await;
+
+    // Signed in again, the same way through: no second expiry in this run.
+    assert_page(
+        &office_to_entitlements(&mut c, EMAIL).await,
+        "Select Entitlements",
+    );
+    assert_redirect(
+        &c.post(
+            "/access/users/new/entitlements",
+            &[("entitlement", "Claim Status")],
+        )
+        .await,
+        "/access/users/new/review",
+    );
+    assert_page(&c.get("/access/users/new/review").await, "Review New User");
+    let state = portal.state_json();
+    assert_eq!(state["sessions_expired"], 1);
+    assert_eq!(state["faults"], json!(["session-expire"]));
+    portal.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn session_expire_drops_a_signing_in_users_session_after_verify_your_identity() {
+    let portal = portal_with(&[Fault::SessionExpire]).await;
+    let mut c = Client::new(portal.url());
+    // The helpers post "Select Entitlements" without loading it: the office is spared.
+    office_login(&mut c).await;
+    let (temp_id, temp_password) = add_user(&mut c, EMAIL).await;
+    register(&mut c, &temp_id, &temp_password, EMAIL).await;
+    assert_eq!(portal.state_json()["sessions_expired"], 0);
+
+    sign_in(&mut c).await;
+    assert_eq!(portal.state_json()["sessions_expired"], 1);
+    assert_redirect(&c.post("/verify/send", &[]).await, "/");
+    assert_eq!(
+        portal.state_json()["codes_sent"],
+        0,
+        "no code for a dead session"
+    );
+    assert_told_session_expired(&mut c).await;
+    sign_in(&mut c).await;
+    assert_redirect(&c.post("/verify/send", &[]).await, "/verify");
+    assert_eq!(portal.state_json()["codes_sent"], 1);
+    assert_eq!(portal.state_json()["sessions_expired"], 1);
+    portal.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn drop_first_email_loses_the_first_code_email_and_delivers_the_resend() {
+    let dovecot = tokio::task::spawn_blocking(|| start(true)).await.unwrap();
+    let mailbox_config = dovecot.mailbox(MAILBOX_USER);
+    let portal = RunningPortal::start(PortalConfig {
+        mailbox: Some(mailbox_config.clone()),
+        faults: vec![Fault::DropFirstEmail],
+        ..config()
+    })
+    .await
+    .unwrap();
+    let mailbox = Mailbox::open(mailbox_config);
+    mailbox.ready().await.unwrap();
+
+    let mut c = Client::new(portal.url());
+    office_login(&mut c).await;
+    let (temp_id, temp_password) = add_user(&mut c, EMAIL).await;
+    register(&mut c, &temp_id, &temp_password, EMAIL).await;
+    sign_in(&mut c).await;
+    // The day-old code from the user's creation is not a send: it lands as always.
+    portal.emails_delivered().await;
+
+    // The first send: a code is issued and counted, and nothing reaches the mailbox.
+    let before = mailbox.mark().await.unwrap();
+    assert_redirect(&c.post("/verify/send", &[]).await, "/verify");
+    portal.emails_delivered().await;
+    let after = mailbox.mark().await.unwrap();
+    assert_eq!(after.uid_next, before.uid_next, "nothing was delivered");
+    let dropped = last_code(&portal);
+    assert_eq!(portal.state_json()["codes_sent"], 1);
+
+    // "Resend code": delivered (another office's email first, then ours).
+    assert_redirect(&c.post("/verify/send", &[]).await, "/verify");
+    let found = mailbox
+        .wait_code(&after, EMAIL, Duration::from_secs(20))
+        .await
+        .unwrap_or_else(|e| panic!("the resent code: {e:#}"));
+    assert_eq!(found.code, last_code(&portal));
+    assert_ne!(found.code, dropped);
+    assert_eq!(found.uid, after.uid_next + 1, "the decoy landed first");
+    assert_redirect(
+        &c.post("/verify", &[("verificationCode", &found.code)])
+            .await,
+        "/agreement",
+    );
+    let state = portal.state_json();
+    assert_eq!(state["codes_sent"], 2);
+    assert_eq!(state["faults"], json!(["drop-first-email"]));
+    portal.stop().await.unwrap();
+    drop(dovecot);
+}
+
+#[tokio::test]
+async fn late_email_answers_at_once_and_stopping_drops_the_waiting_email() {
+    let portal = portal_with(&[Fault::LateEmail]).await;
+    let mut c = Client::new(portal.url());
+    office_login(&mut c).await;
+    let (temp_id, temp_password) = add_user(&mut c, EMAIL).await;
+    register(&mut c, &temp_id, &temp_password, EMAIL).await;
+    sign_in(&mut c).await;
+    assert_redirect(&c.post("/verify/send", &[]).await, "/verify");
+    assert_eq!(portal.state_json()["codes_sent"], 1);
+    assert_page(&c.get("/verify").await, "Verify Your Identity");
+    // A deadline for the test, well below the emails' 20 s delay: stop must not wait it out.
+    tokio::time::timeout(Duration::from_secs(10), portal.stop())
+        .await
+        .expect("stop dropped the late email instead of waiting for it")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn slow_still_serves_every_page() {
+    let portal = portal_with(&[Fault::Slow]).await;
+    let started = std::time::Instant::now();
+    let (status, _, body) = http_get(portal.url()).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("<h1>Log in to Cigna for HCP</h1>"));
+    // A figure for the log, not an assertion: the fault holds pages 1–3 s.
+    eprintln!("slow: the login page took {:?}", started.elapsed());
+    let (status, _, body) = http_get(&format!("{}__state", portal.url())).await;
+    assert_eq!(status, 200);
+    let state: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(state["faults"], json!(["slow"]));
+    portal.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_fault_flag_takes_the_modes_and_refuses_others() {
+    let out = Cli::new("fixture-portal")
+        .flag("--fault", "flaky500")
+        .flag("--fault", "no-such-fault")
+        .env("CIGNA_OFFICE_PASSWORD", OFFICE_PASSWORD)
+        .run()
+        .await;
+    out.assert_code(2);
+    for said in [
+        "\"no-such-fault\"",
+        "slow, flaky500, session-expire, drop-first-email, late-email",
+    ] {
+        assert!(out.stderr.contains(said), "{said} in:\n{}", out.stderr);
+    }
+
+    let mut child = Cli::new("fixture-portal")
+        .flag("--fault", "late-email")
+        .flag("--fault", "flaky500")
+        .flag("--fault", "late-email")
+        .env("CIGNA_OFFICE_PASSWORD", OFFICE_PASSWORD)
+        .spawn();
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the portal prints its URL")
+        .unwrap()
+        .expect("a first line");
+    let url = first
+        .strip_prefix("fixture portal listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+    let (status, _, body) = http_get(&format!("{url}/__state")).await;
+    assert_eq!(status, 200);
+    let state: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(state["faults"], json!(["late-email", "flaky500"]));
+    assert_eq!(state["server_errors"], 0);
+    child.kill().await.unwrap();
 }

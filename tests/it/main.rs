@@ -5,5 +5,6 @@ mod fixture;
 mod locate;
 mod mail;
 mod register;
+mod runs;
 #[path = "../support/mod.rs"]
 mod support;

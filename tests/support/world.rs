@@ -26,7 +26,11 @@ impl World {
     pub async fn start(auto_approve_after: Option<Duration>) -> World {
         let dovecot = tokio::task::spawn_blocking(|| {
             Dovecot::start(DovecotOptions {
-                users: vec![("codes".into(), MAILBOX_PASSWORD.into())],
+                // "spare" receives nothing: a mailbox where no code ever arrives.
+                users: vec![
+                    ("codes".into(), MAILBOX_PASSWORD.into()),
+                    ("spare".into(), MAILBOX_PASSWORD.into()),
+                ],
                 idle: true,
             })
         })
@@ -41,6 +45,7 @@ impl World {
             mailbox: Some(dovecot.mailbox("codes")),
             late_render_max_ms: DEFAULT_LATE_RENDER_MAX_MS,
             auto_approve_after,
+            faults: Vec::new(),
         })
         .await
         .expect("the fixture portal must start");

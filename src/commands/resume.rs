@@ -1,0 +1,242 @@
+//! `cigna-setup resume RUN` and `cigna-setup step RUN STEP_ID`: continue a recorded run, or
+//! run one of its steps again, from what its journal and secrets kept.
+
+use anyhow::Result;
+
+use super::run::{self, Target};
+use crate::cli::{ContinueArgs, MailboxArgs, ResumeArgs, StepArgs};
+use crate::engine::progress;
+use crate::error::bad_input;
+use crate::flow::{self, Flow, Vars};
+use crate::journal::{Journal, Status};
+use crate::mail::MailboxConfig;
+use crate::secrets::Secret;
+use crate::settings::{self, Profile, Tin};
+
+/// A recorded run, ready to go on.
+struct Reopened {
+    journal: Journal,
+    flow: Flow,
+    vars: Vars,
+    mailbox: Option<MailboxConfig>,
+    portal_url: url::Url,
+    tin: Tin,
+    email: String,
+    creds: crate::credentials::Credentials,
+}
+
+fn reopen(run_id: &str, with: &ContinueArgs) -> Result<Reopened> {
+    let runs_dir = with
+        .runs_dir
+        .clone()
+        .unwrap_or_else(settings::default_runs_dir);
+    let journal = Journal::open(&runs_dir, run_id)?;
+    let input = |name: &str| -> Result<String> {
+        journal
+            .input(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                bad_input(format!(
+                    "run {run_id} does not record its {name}: it cannot be continued"
+                ))
+            })
+    };
+    let tin = Tin::parse(&input("tin")?)?;
+    let email = input("email")?;
+    let phone = input("phone")?;
+    let portal_url = settings::portal_url(&input("portal_url")?)?;
+    let creds = run::saved_credentials(&journal)?;
+    let flow = flow::builtin(journal.flow())?;
+    let mut vars = run::login_vars(
+        portal_url.as_str(),
+        &tin,
+        &email,
+        &phone,
+        &Profile::default(),
+        &creds,
+    );
+    // What earlier steps captured (temporary credentials…), as they captured it.
+    for step in &flow.steps {
+        for name in step.outputs() {
+            if let Some(value) = journal.secret(&name) {
+                vars.set_secret(&name, Secret::new(value));
+            }
+        }
+    }
+    let needs_mailbox = flow.steps.iter().any(|s| {
+        s.actions
+            .iter()
+            .any(|a| matches!(a, flow::Action::NoteMailbox))
+    });
+    let mailbox = if needs_mailbox {
+        let remembered = |name: &str| {
+            journal
+                .input(name)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
+        Some(settings::mailbox(&MailboxArgs {
+            imap_url: with
+                .mailbox
+                .imap_url
+                .clone()
+                .or_else(|| remembered("imap_url")),
+            imap_password_file: with.mailbox.imap_password_file.clone(),
+            imap_ca: with
+                .mailbox
+                .imap_ca
+                .clone()
+                .or_else(|| remembered("imap_ca").map(Into::into)),
+        })?)
+    } else {
+        None
+    };
+    if journal.flow() == "existing" {
+        vars.set("office_user", input("office_user")?);
+        let password = settings::read_secret(
+            "CIGNA_OFFICE_PASSWORD",
+            with.office_password_file.as_deref(),
+            "--office-password-file",
+        )?
+        .ok_or_else(|| {
+            bad_input(
+                "the office's portal password is needed again: set CIGNA_OFFICE_PASSWORD or \
+                 pass --office-password-file FILE",
+            )
+        })?;
+        vars.set_secret("office_password", password);
+        let entitlements: Vec<String> = journal
+            .input("entitlements")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_else(|| settings::entitlements(&[]).unwrap_or_default());
+        vars.set_list("entitlements", entitlements);
+    }
+    Ok(Reopened {
+        journal,
+        flow,
+        vars,
+        mailbox,
+        portal_url,
+        tin,
+        email,
+        creds,
+    })
+}
+
+/// Runs `range` of the run's flow and records what the run became.
+async fn go_on(r: &mut Reopened, range: std::ops::Range<usize>, with: &ContinueArgs) -> Result<()> {
+    let timing = settings::timing(&with.timing)?;
+    // Whether the User ID was generated is not recorded: a refused one fails with the portal's
+    // words rather than being replaced behind the user's back.
+    let mut retry = run::UserIdRetry {
+        generated: false,
+        tin: r.tin.digits().to_string(),
+        tries: 1,
+    };
+    run::run_flow_steps(
+        &r.flow,
+        range,
+        &mut r.journal,
+        r.vars.clone(),
+        Target {
+            portal_url: &r.portal_url,
+            browser: with.browser.as_deref(),
+            mailbox: r.mailbox.clone(),
+            timing: &timing,
+        },
+        &mut |err, _step, vars, journal| retry.mend(err, vars, journal, &mut r.creds),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Sets the run's status from its steps and, when it is complete, prints the credentials.
+fn conclude(r: &mut Reopened, with: &ContinueArgs) -> Result<()> {
+    let all_done = r.flow.steps.iter().all(|s| {
+        r.journal
+            .steps
+            .iter()
+            .any(|rec| rec.id == s.id && rec.status == Status::Done)
+    });
+    if !all_done {
+        run::finish(&mut r.journal, Status::Failed)?;
+        progress(&format!(
+            "the run is not complete: cigna-setup resume {}",
+            r.journal.run_id
+        ));
+        return Ok(());
+    }
+    let (status, word) = if r.journal.flow() == "register" {
+        (Status::PendingApproval, "pending_approval")
+    } else {
+        (Status::Active, "active")
+    };
+    run::finish(&mut r.journal, status)?;
+    let creds = run::credentials_of(&r.journal, r.tin.digits(), &r.email, &r.creds, word);
+    creds.deliver(with.json, with.out.as_deref())
+}
+
+pub async fn resume(args: ResumeArgs) -> Result<()> {
+    let mut r = reopen(&args.run, &args.with)?;
+    let first_open = r.flow.steps.iter().position(|s| {
+        !r.journal
+            .steps
+            .iter()
+            .any(|rec| rec.id == s.id && rec.status == Status::Done)
+    });
+    let Some(first_open) = first_open else {
+        progress(&format!("run {} has no step left to do", args.run));
+        return conclude(&mut r, &args.with);
+    };
+    let start = run::entry_before(&r.flow, first_open);
+    progress(&format!(
+        "resuming run {} at step {} (entering the portal at {})",
+        args.run, r.flow.steps[first_open].id, r.flow.steps[start].id
+    ));
+    let end = r.flow.steps.len();
+    go_on(&mut r, start..end, &args.with).await?;
+    conclude(&mut r, &args.with)
+}
+
+pub async fn step(args: StepArgs) -> Result<()> {
+    let mut r = reopen(&args.run, &args.with)?;
+    let Some(index) = r.flow.steps.iter().position(|s| s.id == args.step) else {
+        let ids: Vec<&str> = r.flow.steps.iter().map(|s| s.id.as_str()).collect();
+        return Err(bad_input(format!(
+            "run {} (flow {}) has no step \"{}\": its steps are {}",
+            args.run,
+            r.journal.flow(),
+            args.step,
+            ids.join(", ")
+        )));
+    };
+    let start = run::entry_before(&r.flow, index);
+    // Every input of the steps to run must exist: inputs of the run, or what an earlier step
+    // of the run captured.
+    for s in &r.flow.steps[start..=index] {
+        for name in s.inputs() {
+            if !r.vars.contains(&name) {
+                let maker = r
+                    .flow
+                    .steps
+                    .iter()
+                    .find(|m| m.outputs().contains(&name))
+                    .map_or("an earlier step".to_string(), |m| format!("step {}", m.id));
+                return Err(bad_input(format!(
+                    "step {} needs {{{name}}}, which {maker} never produced in run {}: run \
+                     `cigna-setup resume {}` instead",
+                    s.id, args.run, args.run
+                )));
+            }
+        }
+    }
+    if start < index {
+        progress(&format!(
+            "entering the portal at step {} to reach step {}",
+            r.flow.steps[start].id, args.step
+        ));
+    }
+    go_on(&mut r, start..index + 1, &args.with).await?;
+    conclude(&mut r, &args.with)
+}
