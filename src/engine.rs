@@ -32,6 +32,11 @@ pub struct Engine<'a> {
     pub trace: bool,
     /// What the current step did, for its artifacts.
     step_log: Vec<String>,
+    /// The flow's login-page text: outside the steps that open the portal, meeting it ends a
+    /// wait at once (the session expired).
+    pub login_page: Option<String>,
+    /// What ends the current step's waits at once, besides what an action names.
+    signed_out: Vec<String>,
 }
 
 impl<'a> Engine<'a> {
@@ -55,6 +60,8 @@ impl<'a> Engine<'a> {
             retries: 2,
             trace: false,
             step_log: Vec::new(),
+            login_page: None,
+            signed_out: Vec::new(),
         }
     }
 
@@ -141,6 +148,11 @@ impl<'a> Engine<'a> {
     async fn run_step(&mut self, step: &Step) -> Result<()> {
         let count = step.actions.len();
         self.step_log.clear();
+        let opens_portal = matches!(step.actions.first(), Some(Action::Goto(_)));
+        self.signed_out = match &self.login_page {
+            Some(text) if !opens_portal => vec![text.clone()],
+            _ => Vec::new(),
+        };
         for (k, action) in step.actions.iter().enumerate() {
             let started = Instant::now();
             let outcome = self.run_action_retrying(action).await;
@@ -217,14 +229,22 @@ impl<'a> Engine<'a> {
         match action {
             Action::Goto(url) => b.goto(&self.vars.render(url)?).await,
             Action::Expect { text, unless } => {
-                let unless: Vec<String> = unless
+                let mut unless: Vec<String> = unless
                     .iter()
                     .map(|u| self.vars.render(u))
                     .collect::<Result<_>>()?;
-                b.expect_text(&self.vars.render(text)?, &unless, t).await
+                let text = self.vars.render(text)?;
+                unless.extend(
+                    self.signed_out
+                        .iter()
+                        .filter(|s| !s.eq_ignore_ascii_case(&text))
+                        .cloned(),
+                );
+                b.expect_text(&text, &unless, t).await
             }
             Action::ExpectElement(target) => {
-                b.expect_element(&self.render_locator(target)?, t).await
+                b.expect_element(&self.render_locator(target)?, &self.signed_out, t)
+                    .await
             }
             Action::Click(target) => b.click(&self.render_locator(target)?, t).await,
             Action::Fill { target, value } => {

@@ -78,7 +78,7 @@ struct Reply {
 /// What a verb asks of the page script, and how the reply is finished off in Rust.
 enum Verb<'a> {
     Expect(&'a str, &'a [String]),
-    See(&'a Locator),
+    See(&'a Locator, &'a [String]),
     Click(&'a Locator),
     Fill(&'a Locator),
     Select(&'a Locator, &'a str),
@@ -95,7 +95,9 @@ impl Verb<'_> {
             Verb::Expect(text, unless) => json!({
                 "op": "expect", "text": text, "unless": unless, "transient": TRANSIENT_ERRORS,
             }),
-            Verb::See(l) => json!({"op": "see", "target": l, "transient": TRANSIENT_ERRORS}),
+            Verb::See(l, unless) => json!({
+                "op": "see", "target": l, "unless": unless, "transient": TRANSIENT_ERRORS,
+            }),
             Verb::Click(l) => json!({"op": "click", "target": l}),
             Verb::Fill(l) => json!({"op": "fill", "target": l}),
             Verb::Select(l, option) => json!({"op": "select", "target": l, "text": option}),
@@ -115,7 +117,7 @@ impl Verb<'_> {
     fn describe(&self) -> String {
         match self {
             Verb::Expect(text, _) => format!("see the text \"{text}\""),
-            Verb::See(l) => format!("see {l}"),
+            Verb::See(l, _) => format!("see {l}"),
             Verb::Click(l) => format!("click {l}"),
             Verb::Fill(l) => format!("fill {l}"),
             Verb::Select(l, option) => format!("choose \"{option}\" in {l}"),
@@ -184,8 +186,17 @@ impl Browser {
     }
 
     /// Waits until exactly one visible element matches.
-    pub async fn expect_element(&self, target: &Locator, timeout: Duration) -> Result<()> {
-        self.until_done(&Verb::See(target), timeout).await.map(drop)
+    /// Waits until exactly one visible element matches; fails at once on a text of `unless`
+    /// or a new error next to a field.
+    pub async fn expect_element(
+        &self,
+        target: &Locator,
+        unless: &[String],
+        timeout: Duration,
+    ) -> Result<()> {
+        self.until_done(&Verb::See(target, unless), timeout)
+            .await
+            .map(drop)
     }
 
     pub async fn click(&self, target: &Locator, timeout: Duration) -> Result<()> {

@@ -189,7 +189,7 @@ pub async fn resume(args: ResumeArgs) -> Result<()> {
         progress(&format!("run {} has no step left to do", args.run));
         return conclude(&mut r, &args.with);
     };
-    let start = run::entry_before(&r.flow, first_open);
+    let start = r.flow.entry_before(first_open);
     progress(&format!(
         "resuming run {} at step {} (entering the portal at {})",
         args.run, r.flow.steps[first_open].id, r.flow.steps[start].id
@@ -211,7 +211,7 @@ pub async fn step(args: StepArgs) -> Result<()> {
             ids.join(", ")
         )));
     };
-    let start = run::entry_before(&r.flow, index);
+    let start = r.flow.entry_before(index);
     // Every input of the steps to run must exist: inputs of the run, or what an earlier step
     // of the run captured.
     for s in &r.flow.steps[start..=index] {

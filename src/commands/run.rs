@@ -291,9 +291,11 @@ pub async fn run_flow_steps(
         target.timing.code_timeout,
     );
     engine.retries = target.timing.retries;
+    engine.login_page = flow.login_page.clone();
     engine.trace = target.timing.trace;
     let outcome = async {
         let mut start = range.start;
+        let mut reentries = 0;
         loop {
             match engine.run_steps(flow, start..range.end).await {
                 Ok(()) => return Ok(()),
@@ -301,6 +303,18 @@ pub async fn run_flow_steps(
                     let Some(i) = engine.failed_step else {
                         return Err(err);
                     };
+                    // Signed out mid-flow (the login page where a later page was expected):
+                    // sign in again from the nearest entry step, as a person would.
+                    let entry = flow.entry_before(i);
+                    if reentries < MAX_REENTRIES && entry < i && signed_out(flow, engine.browser).await {
+                        reentries += 1;
+                        progress(&format!(
+                            "      the portal signed the session out; signing in again from step {}",
+                            flow.steps[entry].id
+                        ));
+                        start = entry;
+                        continue;
+                    }
                     if !mend(&err, &flow.steps[i], &mut engine.vars, engine.journal)? {
                         return Err(err);
                     }
@@ -393,24 +407,24 @@ impl UserIdRetry {
     }
 }
 
+/// How often one run signs in again after the portal expired its session.
+const MAX_REENTRIES: u32 = 2;
+
+/// Whether the browser shows the flow's login page.
+async fn signed_out(flow: &Flow, browser: &Browser) -> bool {
+    match &flow.login_page {
+        Some(text) => browser
+            .expect_text(text, &[], std::time::Duration::ZERO)
+            .await
+            .is_ok(),
+        None => false,
+    }
+}
+
 /// Records what the run became and rewrites its report.
 pub fn finish(journal: &mut Journal, status: Status) -> Result<()> {
     journal.set_status(status)?;
     crate::report::write(journal)
-}
-
-/// Where a resumed run re-enters the portal: the nearest step at or before `index` that opens
-/// the portal's entry page (a fresh browser starts on no page, and nothing is deep-linked).
-pub fn entry_before(flow: &Flow, index: usize) -> usize {
-    (0..=index.min(flow.steps.len().saturating_sub(1)))
-        .rev()
-        .find(|&i| {
-            matches!(
-                flow.steps[i].actions.first(),
-                Some(crate::flow::Action::Goto(_))
-            )
-        })
-        .unwrap_or(0)
 }
 
 /// No step is ever mended: the first failure ends the run.

@@ -46,6 +46,8 @@ struct RawFlow {
     title: String,
     #[serde(default)]
     dismiss: Vec<RawTarget>,
+    #[serde(default, rename = "login-page")]
+    login_page: Option<String>,
     step: Vec<RawStep>,
 }
 
@@ -349,6 +351,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Flow> {
         name: raw.flow,
         title: raw.title,
         dismiss,
+        login_page: raw.login_page,
         steps,
     })
 }

@@ -8,6 +8,9 @@ pub struct Flow {
     pub title: String,
     /// Controls clicked away whenever they cover what an action needs (a cookie banner).
     pub dismiss: Vec<Locator>,
+    /// A text only the portal's login page shows: meeting it where a later page was expected
+    /// means the session expired, and the run signs in again from the nearest entry step.
+    pub login_page: Option<String>,
     pub steps: Vec<Step>,
 }
 
@@ -160,5 +163,14 @@ impl Step {
 impl Flow {
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.id == id)
+    }
+
+    /// Where a run re-enters the portal to redo step `index`: the nearest step at or before it
+    /// that opens the portal's entry page (a fresh or signed-out browser cannot deep-link).
+    pub fn entry_before(&self, index: usize) -> usize {
+        (0..=index.min(self.steps.len().saturating_sub(1)))
+            .rev()
+            .find(|&i| matches!(self.steps[i].actions.first(), Some(Action::Goto(_))))
+            .unwrap_or(0)
     }
 }

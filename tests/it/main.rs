@@ -8,3 +8,4 @@ mod register;
 mod runs;
 #[path = "../support/mod.rs"]
 mod support;
+mod faults;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use cigna_setup::dovecot::{Dovecot, DovecotOptions};
-use cigna_setup::fixture::{PortalConfig, RunningPortal, DEFAULT_LATE_RENDER_MAX_MS};
+use cigna_setup::fixture::{Fault, PortalConfig, RunningPortal, DEFAULT_LATE_RENDER_MAX_MS};
 use cigna_setup::secrets::Secret;
 use serde_json::Value;
 
@@ -24,6 +24,15 @@ pub struct World {
 impl World {
     /// `auto_approve_after`: registrations approve themselves that long after submission.
     pub async fn start(auto_approve_after: Option<Duration>) -> World {
+        World::start_full(auto_approve_after, Vec::new()).await
+    }
+
+    /// A portal that misbehaves in these ways.
+    pub async fn start_with_faults(faults: Vec<Fault>) -> World {
+        World::start_full(None, faults).await
+    }
+
+    async fn start_full(auto_approve_after: Option<Duration>, faults: Vec<Fault>) -> World {
         let dovecot = tokio::task::spawn_blocking(|| {
             Dovecot::start(DovecotOptions {
                 // "spare" receives nothing: a mailbox where no code ever arrives.
@@ -45,7 +54,7 @@ impl World {
             mailbox: Some(dovecot.mailbox("codes")),
             late_render_max_ms: DEFAULT_LATE_RENDER_MAX_MS,
             auto_approve_after,
-            faults: Vec::new(),
+            faults,
         })
         .await
         .expect("the fixture portal must start");
