@@ -69,7 +69,9 @@ impl<'a> Engine<'a> {
     pub async fn run_steps(&mut self, flow: &Flow, range: std::ops::Range<usize>) -> Result<()> {
         let total = flow.steps.len();
         let (start, end) = (range.start, range.end.min(total));
-        for (i, step) in flow.steps.iter().enumerate().take(end).skip(start) {
+        let mut i = start;
+        while i < end {
+            let step = &flow.steps[i];
             let started = Instant::now();
             if let Some(rec) = self.journal.step_mut(&step.id) {
                 rec.status = Status::Running;
@@ -83,7 +85,7 @@ impl<'a> Engine<'a> {
             let elapsed = started.elapsed();
             let rec = self.journal.step_mut(&step.id);
             match outcome {
-                Ok(()) => {
+                Ok(skip_to) => {
                     if let Some(rec) = rec {
                         rec.status = Status::Done;
                         rec.duration_ms = Some(elapsed.as_millis() as u64);
@@ -100,6 +102,22 @@ impl<'a> Engine<'a> {
                         step.id,
                         human(elapsed)
                     ));
+                    i += 1;
+                    if let Some(target) = skip_to {
+                        // Steps that would create again what exists: recorded as skipped.
+                        while i < end && flow.steps[i].id != target {
+                            if let Some(rec) = self.journal.step_mut(&flow.steps[i].id) {
+                                rec.status = Status::Skipped;
+                            }
+                            progress(&format!(
+                                "[{}/{total}] {} skipped: already done in the portal",
+                                i + 1,
+                                flow.steps[i].id
+                            ));
+                            i += 1;
+                        }
+                        self.journal.save()?;
+                    }
                 }
                 Err(err) => {
                     let message = secrets::global().redact(&format!("{err:#}"));
@@ -145,7 +163,8 @@ impl<'a> Engine<'a> {
         }
     }
 
-    async fn run_step(&mut self, step: &Step) -> Result<()> {
+    /// Runs a step's actions; `Some(step id)` when the flow should go on at that step.
+    async fn run_step(&mut self, step: &Step) -> Result<Option<String>> {
         let count = step.actions.len();
         self.step_log.clear();
         let opens_portal = matches!(step.actions.first(), Some(Action::Goto(_)));
@@ -166,11 +185,11 @@ impl<'a> Engine<'a> {
                 now_rfc3339(),
                 action.describe(),
                 match &outcome {
-                    Ok(()) => format!("ok {}", human(started.elapsed())),
+                    Ok(_) => format!("ok {}", human(started.elapsed())),
                     Err(_) => format!("failed after {}", human(started.elapsed())),
                 }
             ));
-            outcome.map_err(|err| {
+            let skip_to = outcome.map_err(|err| {
                 let has_exit = err.chain().any(|e| e.downcast_ref::<Failure>().is_some());
                 let err = if has_exit {
                     err
@@ -190,13 +209,16 @@ impl<'a> Engine<'a> {
                     action.describe()
                 ))
             })?;
+            if skip_to.is_some() {
+                return Ok(skip_to);
+            }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Runs an action; when a wait meets the portal's error page, reloads and tries again
     /// with growing pauses, as a person would.
-    async fn run_action_retrying(&mut self, action: &Action) -> Result<()> {
+    async fn run_action_retrying(&mut self, action: &Action) -> Result<Option<String>> {
         let mut attempt = 0;
         loop {
             let outcome = self.run_action(action).await;
@@ -223,7 +245,40 @@ impl<'a> Engine<'a> {
         }
     }
 
-    async fn run_action(&mut self, action: &Action) -> Result<()> {
+    async fn run_action(&mut self, action: &Action) -> Result<Option<String>> {
+        if let Action::AlreadyCreated {
+            text,
+            skip_to,
+            needs,
+        } = action
+        {
+            let text = self.vars.render(text)?;
+            let listed = self
+                .browser
+                .expect_text(&text, &[], Duration::ZERO)
+                .await
+                .is_ok();
+            if !listed {
+                return Ok(None);
+            }
+            if self.vars.contains(needs) {
+                progress(&format!(
+                    "      \"{text}\" is already in the portal and this run holds {{{needs}}}: \
+                     going on at step {skip_to}"
+                ));
+                return Ok(Some(skip_to.clone()));
+            }
+            return Err(crate::error::portal_step(format!(
+                "\"{text}\" is already in the portal, but this run does not hold {{{needs}}} \
+                 (a temporary ID is shown only once): remove that user under Working with Cigna \
+                 → Manage User Access → Remove User, then run again; or finish its registration \
+                 by hand with the temporary ID that was given out"
+            )));
+        }
+        self.run_plain_action(action).await.map(|()| None)
+    }
+
+    async fn run_plain_action(&mut self, action: &Action) -> Result<()> {
         let t = self.action_timeout;
         let b = self.browser;
         match action {
@@ -284,6 +339,7 @@ impl<'a> Engine<'a> {
                 self.mark = Some(self.mailbox()?.mark().await?);
                 Ok(())
             }
+            Action::AlreadyCreated { .. } => unreachable!("handled by run_action"),
             Action::WaitForCode { to, into } => {
                 let mark = self
                     .mark

@@ -27,6 +27,8 @@ pub enum Status {
     PendingApproval,
     /// The login works: first sign-in with 2FA done.
     Active,
+    /// Not run: what it would do was already done in the portal.
+    Skipped,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -32,6 +32,7 @@ fn status_word(status: &Status) -> &'static str {
         Status::Failed => "failed",
         Status::PendingApproval => "pending approval",
         Status::Active => "active",
+        Status::Skipped => "skipped",
     }
 }
 

@@ -122,6 +122,10 @@
         return "heading";
       case "SUMMARY":
         return "button";
+      case "TH":
+        return el.getAttribute("scope") === "row" ? "rowheader" : "columnheader";
+      case "TD":
+        return "cell";
       default:
         return el.isContentEditable && el.getAttribute("contenteditable") !== null
           ? "textbox"

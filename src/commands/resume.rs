@@ -157,7 +157,7 @@ fn conclude(r: &mut Reopened, with: &ContinueArgs) -> Result<()> {
         r.journal
             .steps
             .iter()
-            .any(|rec| rec.id == s.id && rec.status == Status::Done)
+            .any(|rec| rec.id == s.id && matches!(rec.status, Status::Done | Status::Skipped))
     });
     if !all_done {
         run::finish(&mut r.journal, Status::Failed)?;
@@ -183,7 +183,7 @@ pub async fn resume(args: ResumeArgs) -> Result<()> {
         !r.journal
             .steps
             .iter()
-            .any(|rec| rec.id == s.id && rec.status == Status::Done)
+            .any(|rec| rec.id == s.id && matches!(rec.status, Status::Done | Status::Skipped))
     });
     let Some(first_open) = first_open else {
         progress(&format!("run {} has no step left to do", args.run));

@@ -306,7 +306,10 @@ pub async fn run_flow_steps(
                     // Signed out mid-flow (the login page where a later page was expected):
                     // sign in again from the nearest entry step, as a person would.
                     let entry = flow.entry_before(i);
-                    if reentries < MAX_REENTRIES && entry < i && signed_out(flow, engine.browser).await {
+                    if reentries < MAX_REENTRIES
+                        && entry < i
+                        && signed_out(flow, engine.browser).await
+                    {
                         reentries += 1;
                         progress(&format!(
                             "      the portal signed the session out; signing in again from step {}",

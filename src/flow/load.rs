@@ -77,7 +77,10 @@ struct RawAction {
     capture: Option<String>,
     note_mailbox: Option<bool>,
     wait_for_code: Option<String>,
+    already_created: Option<String>,
     // Arguments.
+    skip_to: Option<String>,
+    needs: Option<String>,
     with: Option<String>,
     option: Option<String>,
     checked: Option<Vec<String>>,
@@ -154,11 +157,13 @@ impl RawAction {
             self.capture.is_some(),
             self.note_mailbox.is_some(),
             self.wait_for_code.is_some(),
+            self.already_created.is_some(),
         ];
         if verbs.iter().filter(|v| **v).count() != 1 {
             bail!(
                 "an action has exactly one verb: goto, expect, click, fill, select, check, \
-                 uncheck, check-exactly, scroll-agreement, capture, note-mailbox, wait-for-code"
+                 uncheck, check-exactly, scroll-agreement, capture, note-mailbox, wait-for-code, \
+                 already-created"
             );
         }
         let need = |v: Option<String>, key: &str, verb: &str| -> Result<String> {
@@ -225,6 +230,12 @@ impl RawAction {
             Action::WaitForCode {
                 to,
                 into: into_name(self.into, "wait-for-code")?,
+            }
+        } else if let Some(text) = self.already_created {
+            Action::AlreadyCreated {
+                text,
+                skip_to: need(self.skip_to, "skip-to", "already-created")?,
+                needs: need(self.needs, "needs", "already-created")?,
             }
         } else {
             unreachable!("one verb was counted above")
@@ -347,6 +358,19 @@ pub fn parse(text: &str, origin: &str) -> Result<Flow> {
     if steps.is_empty() {
         return Err(error::bad_input(format!("{origin} has no steps")));
     }
+    for (i, step) in steps.iter().enumerate() {
+        for action in &step.actions {
+            if let Action::AlreadyCreated { skip_to, .. } = action {
+                let later = steps.iter().skip(i + 1).any(|s| &s.id == skip_to);
+                if !later {
+                    return Err(error::bad_input(format!(
+                        "{origin}, step \"{}\": skip-to = \"{skip_to}\" names no later step",
+                        step.id
+                    )));
+                }
+            }
+        }
+    }
     Ok(Flow {
         name: raw.flow,
         title: raw.title,
@@ -383,6 +407,7 @@ mod tests {
             ids,
             [
                 "office-login",
+                "check-existing-user",
                 "open-add-user",
                 "fill-user-info",
                 "assign-by-tin",

@@ -69,6 +69,14 @@ pub enum Action {
         to: String,
         into: String,
     },
+    /// A rerun must not create what an earlier attempt created: when the page shows `text`
+    /// (the new user's email in the users table), go on at step `skip_to` if the run holds
+    /// `needs` (what the creation captured), else stop and say what to do in the portal.
+    AlreadyCreated {
+        text: String,
+        skip_to: String,
+        needs: String,
+    },
 }
 
 impl Action {
@@ -98,6 +106,7 @@ impl Action {
             Action::CheckExactly { checked, .. } => checked.iter().map(String::as_str).collect(),
             Action::Capture { label, .. } => vec![label],
             Action::WaitForCode { to, .. } => vec![to],
+            Action::AlreadyCreated { text, .. } => vec![text],
             Action::ScrollAgreement | Action::NoteMailbox => vec![],
         }
     }
@@ -130,6 +139,9 @@ impl Action {
             Action::Capture { label, .. } => format!("read the value next to \"{label}\""),
             Action::NoteMailbox => "note the mailbox's position".into(),
             Action::WaitForCode { to, .. } => format!("wait for the code emailed to {to}"),
+            Action::AlreadyCreated { text, skip_to, .. } => {
+                format!("if \"{text}\" is listed already, go on at {skip_to}")
+            }
         }
     }
 }

@@ -28,7 +28,11 @@ async fn error_pages_on_the_review_pages_are_reloaded_away() {
     let email = "flaky.123456789@codes.zuub.test";
     let out = world.existing(email).run().await;
     out.assert_code(0);
-    assert!(out.stderr.contains("error page; reloading"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("error page; reloading"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(world.portal.state_json()["server_errors"], 2);
     assert_one_active_user(&world, email);
 }

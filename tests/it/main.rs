@@ -1,6 +1,7 @@
 //! The integration tests: real headless Chromium, real Dovecot, the fixture portal on port 0.
 
 mod existing;
+mod faults;
 mod fixture;
 mod locate;
 mod mail;
@@ -8,4 +9,3 @@ mod register;
 mod runs;
 #[path = "../support/mod.rs"]
 mod support;
-mod faults;

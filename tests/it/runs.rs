@@ -259,3 +259,70 @@ async fn step_refuses_a_step_whose_inputs_were_never_produced() {
         out.stderr
     );
 }
+
+/// Runs `existing` with the built-in flow changed by `edit`, expecting it to fail (exit 3).
+async fn failing_run(world: &World, email: &str, edit: (&str, &str)) -> String {
+    let flow = cigna_setup::flow::BUILTIN[0].1.replace(edit.0, edit.1);
+    assert!(flow.contains(edit.1));
+    let flow_file = world.runs.path().join("edited.toml");
+    std::fs::write(&flow_file, flow).unwrap();
+    let out = world
+        .existing(email)
+        .path_flag("--flow", &flow_file)
+        .flag("--action-timeout", "2s")
+        .run()
+        .await;
+    out.assert_code(3);
+    run_id(&run_dir(world, &out))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_created_by_an_earlier_attempt_is_not_created_again() {
+    let world = World::start(None).await;
+    let email = "twice.123456789@codes.zuub.test";
+    // The run fails after the user was created and its temporary credentials captured.
+    let id = failing_run(
+        &world,
+        email,
+        ("{ click = \"Log Out\" }", "{ click = \"Sign Off\" }"),
+    )
+    .await;
+    assert_eq!(world.users().len(), 1);
+    let out = Cli::new("resume")
+        .arg(&id)
+        .path_flag("--runs-dir", world.runs.path())
+        .env("CIGNA_OFFICE_PASSWORD", OFFICE_PASSWORD)
+        .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD)
+        .arg("--json")
+        .run()
+        .await;
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("is already in the portal"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("skipped"), "{}", out.stderr);
+    assert_eq!(out.json()["status"], "active");
+    let users = world.users();
+    assert_eq!(users.len(), 1, "{users:?}");
+    assert_eq!(users[0]["status"], "active");
+    assert_eq!(world.portal.state_json()["duplicate_creations"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_run_for_an_email_already_in_the_portal_stops_and_says_what_to_do() {
+    let world = World::start(None).await;
+    let email = "again.123456789@codes.zuub.test";
+    world.existing(email).run().await.assert_code(0);
+    let out = world.existing(email).run().await;
+    out.assert_code(3);
+    assert!(
+        out.stderr.contains("already in the portal"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("Remove User"), "{}", out.stderr);
+    assert_eq!(world.users().len(), 1);
+    assert_eq!(world.portal.state_json()["duplicate_creations"], 0);
+}
