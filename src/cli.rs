@@ -189,18 +189,8 @@ pub struct ActivateArgs {
     /// The run id `register` printed.
     pub run: String,
 
-    /// Where runs are kept (default: ~/.local/state/cigna-setup/runs).
-    #[arg(long, env = "CIGNA_RUNS_DIR", value_name = "DIR")]
-    pub runs_dir: Option<PathBuf>,
-
-    /// The mailbox, if not the one given to `register`; password from CIGNA_IMAP_PASSWORD
-    /// or --imap-password-file.
     #[command(flatten)]
-    pub mailbox: MailboxArgs,
-
-    /// The Chromium to drive (default: chromium, chromium-browser or google-chrome on PATH).
-    #[arg(long, env = "CIGNA_BROWSER", value_name = "PATH")]
-    pub browser: Option<PathBuf>,
+    pub with: ContinueArgs,
 
     /// Keep trying while the registration is pending approval, up to this long (e.g. 4h).
     #[arg(long, value_name = "DURATION")]
@@ -209,17 +199,6 @@ pub struct ActivateArgs {
     /// With --wait: how often to sign in again.
     #[arg(long, default_value = "5m", value_name = "DURATION")]
     pub every: String,
-
-    /// Also write the credentials JSON to this file (created with mode 0600).
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
-
-    /// Print the credentials JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-
-    #[command(flatten)]
-    pub timing: TimingArgs,
 }
 
 #[derive(Debug, Args)]
@@ -254,10 +233,6 @@ pub struct ContinueArgs {
     #[arg(long, env = "CIGNA_RUNS_DIR", value_name = "DIR")]
     pub runs_dir: Option<PathBuf>,
 
-    /// File holding the office's portal password (instead of CIGNA_OFFICE_PASSWORD).
-    #[arg(long, env = "CIGNA_OFFICE_PASSWORD_FILE", value_name = "FILE")]
-    pub office_password_file: Option<PathBuf>,
-
     /// The mailbox, if not the run's; password from CIGNA_IMAP_PASSWORD or
     /// --imap-password-file.
     #[command(flatten)]
@@ -284,6 +259,10 @@ pub struct ResumeArgs {
     /// The run id.
     pub run: String,
 
+    /// File holding the office's portal password (instead of CIGNA_OFFICE_PASSWORD).
+    #[arg(long, env = "CIGNA_OFFICE_PASSWORD_FILE", value_name = "FILE")]
+    pub office_password_file: Option<PathBuf>,
+
     #[command(flatten)]
     pub with: ContinueArgs,
 }
@@ -295,6 +274,10 @@ pub struct StepArgs {
 
     /// The step to run again (`cigna-setup show RUN` lists them).
     pub step: String,
+
+    /// File holding the office's portal password (instead of CIGNA_OFFICE_PASSWORD).
+    #[arg(long, env = "CIGNA_OFFICE_PASSWORD_FILE", value_name = "FILE")]
+    pub office_password_file: Option<PathBuf>,
 
     #[command(flatten)]
     pub with: ContinueArgs,

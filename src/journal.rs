@@ -46,6 +46,20 @@ pub struct StepRecord {
     pub error: Option<String>,
 }
 
+impl StepRecord {
+    fn pending(id: &str) -> StepRecord {
+        StepRecord {
+            id: id.to_string(),
+            status: Status::Pending,
+            attempts: 0,
+            started_at: None,
+            duration_ms: None,
+            outputs: Vec::new(),
+            error: None,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct JournalFile<'a> {
     run_id: &'a str,
@@ -119,18 +133,7 @@ impl Journal {
             status: Status::Running,
             started_at: now_rfc3339(),
             inputs,
-            steps: step_ids
-                .iter()
-                .map(|id| StepRecord {
-                    id: id.clone(),
-                    status: Status::Pending,
-                    attempts: 0,
-                    started_at: None,
-                    duration_ms: None,
-                    outputs: Vec::new(),
-                    error: None,
-                })
-                .collect(),
+            steps: step_ids.iter().map(|id| StepRecord::pending(id)).collect(),
             secrets: BTreeMap::new(),
         };
         journal.save()?;
@@ -215,6 +218,19 @@ impl Journal {
         self.inputs.get(name)
     }
 
+    /// A text input the run recorded; its absence means the run cannot be continued.
+    pub fn input_text(&self, name: &str) -> Result<String> {
+        self.input(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                error::bad_input(format!(
+                    "run {} does not record its {name}: it cannot be continued",
+                    self.run_id
+                ))
+            })
+    }
+
     pub fn secret(&self, name: &str) -> Option<&str> {
         self.secrets.get(name).map(String::as_str)
     }
@@ -223,15 +239,7 @@ impl Journal {
     pub fn add_steps(&mut self, step_ids: &[String]) -> Result<()> {
         for id in step_ids {
             if self.step_mut(id).is_none() {
-                self.steps.push(StepRecord {
-                    id: id.clone(),
-                    status: Status::Pending,
-                    attempts: 0,
-                    started_at: None,
-                    duration_ms: None,
-                    outputs: Vec::new(),
-                    error: None,
-                });
+                self.steps.push(StepRecord::pending(id));
             }
         }
         self.save()

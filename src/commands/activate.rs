@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::run::{self, Credentials, Target};
-use crate::cli::{ActivateArgs, MailboxArgs};
+use crate::cli::ActivateArgs;
 use crate::engine::progress;
 use crate::error::{self, page_said, Exit, Failure};
 use crate::flow;
@@ -30,44 +30,27 @@ pub struct Activation {
 
 pub async fn command(args: Box<ActivateArgs>) -> Result<()> {
     let runs_dir = args
+        .with
         .runs_dir
         .clone()
         .unwrap_or_else(settings::default_runs_dir);
     let journal = Journal::open(&runs_dir, &args.run)?;
-    let mailbox = mailbox_for(&args.mailbox, &journal)?;
+    let mailbox = run::remembered_mailbox(&args.with.mailbox, &journal)?;
     let activation = Activation {
         runs_dir,
         run_id: args.run.clone(),
         mailbox: Some(mailbox),
-        browser: args.browser.clone(),
+        browser: args.with.browser.clone(),
         wait: args
             .wait
             .as_deref()
             .map(|w| settings::parse_duration(w, "--wait"))
             .transpose()?,
         every: settings::parse_duration(&args.every, "--every")?,
-        timing: settings::timing(&args.timing)?,
+        timing: settings::timing(&args.with.timing)?,
     };
     let creds = run_activate(&activation).await?;
-    creds.deliver(args.json, args.out.as_deref())
-}
-
-/// The mailbox from the flags, else the one remembered by `register`.
-fn mailbox_for(args: &MailboxArgs, journal: &Journal) -> Result<MailboxConfig> {
-    let remembered = |name: &str| {
-        journal
-            .input(name)
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    };
-    settings::mailbox(&MailboxArgs {
-        imap_url: args.imap_url.clone().or_else(|| remembered("imap_url")),
-        imap_password_file: args.imap_password_file.clone(),
-        imap_ca: args
-            .imap_ca
-            .clone()
-            .or_else(|| remembered("imap_ca").map(PathBuf::from)),
-    })
+    creds.deliver(args.with.json, args.with.out.as_deref())
 }
 
 fn is_pending(err: &anyhow::Error) -> bool {
@@ -83,18 +66,7 @@ pub async fn run_activate(a: &Activation) -> Result<Credentials> {
             journal.flow()
         )));
     }
-    let text = |name: &str| -> Result<String> {
-        journal
-            .input(name)
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-            .ok_or_else(|| {
-                error::bad_input(format!(
-                    "run {} does not record its {name}: it cannot be activated",
-                    a.run_id
-                ))
-            })
-    };
+    let text = |name: &str| journal.input_text(name);
     let tin = Tin::parse(&text("tin")?)?;
     let email = text("email")?;
     let phone = text("phone")?;

@@ -4,7 +4,7 @@
 use anyhow::Result;
 
 use super::run::{self, Target};
-use crate::cli::{ContinueArgs, MailboxArgs, ResumeArgs, StepArgs};
+use crate::cli::{ContinueArgs, ResumeArgs, StepArgs};
 use crate::engine::progress;
 use crate::error::bad_input;
 use crate::flow::{self, Flow, Vars};
@@ -25,23 +25,17 @@ struct Reopened {
     creds: crate::credentials::Credentials,
 }
 
-fn reopen(run_id: &str, with: &ContinueArgs) -> Result<Reopened> {
+fn reopen(
+    run_id: &str,
+    with: &ContinueArgs,
+    office_password_file: Option<&std::path::Path>,
+) -> Result<Reopened> {
     let runs_dir = with
         .runs_dir
         .clone()
         .unwrap_or_else(settings::default_runs_dir);
     let journal = Journal::open(&runs_dir, run_id)?;
-    let input = |name: &str| -> Result<String> {
-        journal
-            .input(name)
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-            .ok_or_else(|| {
-                bad_input(format!(
-                    "run {run_id} does not record its {name}: it cannot be continued"
-                ))
-            })
-    };
+    let input = |name: &str| journal.input_text(name);
     let tin = Tin::parse(&input("tin")?)?;
     let email = input("email")?;
     let phone = input("phone")?;
@@ -70,25 +64,7 @@ fn reopen(run_id: &str, with: &ContinueArgs) -> Result<Reopened> {
             .any(|a| matches!(a, flow::Action::NoteMailbox))
     });
     let mailbox = if needs_mailbox {
-        let remembered = |name: &str| {
-            journal
-                .input(name)
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-        };
-        Some(settings::mailbox(&MailboxArgs {
-            imap_url: with
-                .mailbox
-                .imap_url
-                .clone()
-                .or_else(|| remembered("imap_url")),
-            imap_password_file: with.mailbox.imap_password_file.clone(),
-            imap_ca: with
-                .mailbox
-                .imap_ca
-                .clone()
-                .or_else(|| remembered("imap_ca").map(Into::into)),
-        })?)
+        Some(run::remembered_mailbox(&with.mailbox, &journal)?)
     } else {
         None
     };
@@ -96,7 +72,7 @@ fn reopen(run_id: &str, with: &ContinueArgs) -> Result<Reopened> {
         vars.set("office_user", input("office_user")?);
         let password = settings::read_secret(
             "CIGNA_OFFICE_PASSWORD",
-            with.office_password_file.as_deref(),
+            office_password_file,
             "--office-password-file",
         )?
         .ok_or_else(|| {
@@ -178,7 +154,7 @@ fn conclude(r: &mut Reopened, with: &ContinueArgs) -> Result<()> {
 }
 
 pub async fn resume(args: ResumeArgs) -> Result<()> {
-    let mut r = reopen(&args.run, &args.with)?;
+    let mut r = reopen(&args.run, &args.with, args.office_password_file.as_deref())?;
     let first_open = r.flow.steps.iter().position(|s| {
         !r.journal
             .steps
@@ -200,7 +176,7 @@ pub async fn resume(args: ResumeArgs) -> Result<()> {
 }
 
 pub async fn step(args: StepArgs) -> Result<()> {
-    let mut r = reopen(&args.run, &args.with)?;
+    let mut r = reopen(&args.run, &args.with, args.office_password_file.as_deref())?;
     let Some(index) = r.flow.steps.iter().position(|s| s.id == args.step) else {
         let ids: Vec<&str> = r.flow.steps.iter().map(|s| s.id.as_str()).collect();
         return Err(bad_input(format!(

@@ -410,6 +410,28 @@ impl UserIdRetry {
     }
 }
 
+/// The mailbox from the flags, else the one the run remembered (URL and CA; the password is
+/// never stored).
+pub fn remembered_mailbox(
+    args: &crate::cli::MailboxArgs,
+    journal: &Journal,
+) -> Result<MailboxConfig> {
+    let remembered = |name: &str| {
+        journal
+            .input(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    crate::settings::mailbox(&crate::cli::MailboxArgs {
+        imap_url: args.imap_url.clone().or_else(|| remembered("imap_url")),
+        imap_password_file: args.imap_password_file.clone(),
+        imap_ca: args
+            .imap_ca
+            .clone()
+            .or_else(|| remembered("imap_ca").map(PathBuf::from)),
+    })
+}
+
 /// How often one run signs in again after the portal expired its session.
 const MAX_REENTRIES: u32 = 2;
 

@@ -20,6 +20,14 @@ fn run_dir(world: &World, out: &Output) -> PathBuf {
     runs[0].clone()
 }
 
+/// `resume`/`step` of a run in this world, with the secrets it needs again.
+fn continuing(world: &World, command: &str) -> Cli {
+    Cli::new(command)
+        .path_flag("--runs-dir", world.runs.path())
+        .env("CIGNA_OFFICE_PASSWORD", OFFICE_PASSWORD)
+        .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD)
+}
+
 fn run_id(dir: &Path) -> String {
     dir.file_name().unwrap().to_string_lossy().into_owned()
 }
@@ -161,11 +169,8 @@ async fn a_failed_run_keeps_artifacts_without_secrets_and_resume_finishes_it() {
     );
 
     // Fixed (the built-in flow), the run resumes and ends active, with one user.
-    let out = Cli::new("resume")
+    let out = continuing(&world, "resume")
         .arg(&id)
-        .path_flag("--runs-dir", world.runs.path())
-        .env("CIGNA_OFFICE_PASSWORD", OFFICE_PASSWORD)
-        .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD)
         .arg("--json")
         .run()
         .await;
@@ -199,13 +204,11 @@ async fn step_send_verification_code_after_a_code_timeout_resends_and_the_run_fi
     );
     assert_eq!(world.portal.state_json()["codes_sent"], 1);
 
-    let continue_with = |cli: Cli| {
-        cli.path_flag("--runs-dir", world.runs.path())
-            .flag("--imap-url", world.dovecot.imaps_url("codes"))
-            .env("CIGNA_OFFICE_PASSWORD", OFFICE_PASSWORD)
-            .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD)
-    };
-    let out = continue_with(Cli::new("step").arg(&id).arg("send-verification-code"))
+    let codes = world.dovecot.imaps_url("codes");
+    let out = continuing(&world, "step")
+        .arg(&id)
+        .arg("send-verification-code")
+        .flag("--imap-url", &codes)
         .run()
         .await;
     out.assert_code(0);
@@ -215,7 +218,9 @@ async fn step_send_verification_code_after_a_code_timeout_resends_and_the_run_fi
         "the code was sent again"
     );
 
-    let out = continue_with(Cli::new("resume").arg(&id))
+    let out = continuing(&world, "resume")
+        .arg(&id)
+        .flag("--imap-url", &codes)
         .arg("--json")
         .run()
         .await;
@@ -239,12 +244,9 @@ async fn step_refuses_a_step_whose_inputs_were_never_produced() {
     assert_ne!(out.code, 0);
     let dir = run_dir(&world, &out);
     let id = run_id(&dir);
-    let out = Cli::new("step")
+    let out = continuing(&world, "step")
         .arg(&id)
         .arg("temp-id-login")
-        .path_flag("--runs-dir", world.runs.path())
-        .env("CIGNA_OFFICE_PASSWORD", OFFICE_PASSWORD)
-        .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD)
         .run()
         .await;
     out.assert_code(2);
@@ -288,11 +290,8 @@ async fn a_user_created_by_an_earlier_attempt_is_not_created_again() {
     )
     .await;
     assert_eq!(world.users().len(), 1);
-    let out = Cli::new("resume")
+    let out = continuing(&world, "resume")
         .arg(&id)
-        .path_flag("--runs-dir", world.runs.path())
-        .env("CIGNA_OFFICE_PASSWORD", OFFICE_PASSWORD)
-        .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD)
         .arg("--json")
         .run()
         .await;

@@ -67,7 +67,8 @@ impl Cli {
         self.flag(name, p.to_string_lossy())
     }
 
-    pub async fn run(self) -> Output {
+    /// The command, with an environment of only PATH, HOME and what the test set.
+    fn command(&self) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(binary());
         cmd.args(&self.args)
             .env_clear()
@@ -78,7 +79,15 @@ impl Cli {
         for (k, v) in &self.envs {
             cmd.env(k, v);
         }
-        let out = cmd.output().await.expect("cannot run cigna-setup");
+        cmd
+    }
+
+    pub async fn run(self) -> Output {
+        let out = self
+            .command()
+            .output()
+            .await
+            .expect("cannot run cigna-setup");
         Output {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -90,19 +99,11 @@ impl Cli {
 impl Cli {
     /// Starts the binary without waiting, for tests that interrupt it.
     pub fn spawn(self) -> tokio::process::Child {
-        let mut cmd = tokio::process::Command::new(binary());
-        cmd.args(&self.args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", std::env::var("HOME").unwrap_or_default())
-            .stdin(Stdio::null())
+        self.command()
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        for (k, v) in &self.envs {
-            cmd.env(k, v);
-        }
-        cmd.spawn().expect("cannot run cigna-setup")
+            .spawn()
+            .expect("cannot run cigna-setup")
     }
 }
 
