@@ -46,7 +46,7 @@ pub fn next_command(journal: &Journal) -> Option<String> {
             && journal
                 .steps
                 .iter()
-                .any(|s| s.id == "submitted" && s.status == Status::Done) =>
+                .any(|s| s.id == "review-submit" && s.status == Status::Done) =>
         {
             Some(format!("cigna-setup activate {id}"))
         }

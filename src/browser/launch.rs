@@ -72,7 +72,10 @@ pub(super) async fn start(
     Option<tempfile::TempDir>,
 )> {
     let (profile_dir, temp) = match &options.profile_dir {
-        Some(dir) => (dir.clone(), None),
+        Some(dir) => {
+            release_profile(dir);
+            (dir.clone(), None)
+        }
         None => {
             let temp = tempfile::Builder::new()
                 .prefix("cigna-setup-browser-")
@@ -136,6 +139,47 @@ pub(super) async fn start(
         }
     });
     Ok((browser, handler, temp))
+}
+
+/// A run killed from outside (kill -9) leaves its Chromium running and its profile locked;
+/// `resume` must be able to start a new one on the same profile. The lock names the process
+/// (`SingletonLock` → `host-PID`): if that process still runs with this profile, it is that
+/// orphan, and it is stopped; then the stale lock files are removed.
+fn release_profile(dir: &Path) {
+    let lock = dir.join("SingletonLock");
+    let Ok(target) = std::fs::read_link(&lock) else {
+        return;
+    };
+    let pid = target
+        .to_string_lossy()
+        .rsplit('-')
+        .next()
+        .and_then(|p| p.parse::<i32>().ok());
+    if let Some(pid) = pid {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let ours = String::from_utf8_lossy(&cmdline).contains(&*dir.to_string_lossy());
+        if ours {
+            tracing::info!(
+                pid,
+                "stopping the browser an interrupted run left on its profile"
+            );
+            // SAFETY: kill(2) with a pid read from the lock and checked to be that browser.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+            let deadline = std::time::Instant::now() + Duration::from_secs(3);
+            while std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists()
+                && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty())
+                && std::time::Instant::now() < deadline
+            {
+                // Polling the process table: it has no event to wait on.
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+    for name in ["SingletonLock", "SingletonCookie", "SingletonSocket"] {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
 }
 
 fn is_root() -> bool {

@@ -103,10 +103,14 @@ fn reopen(
 /// Runs `range` of the run's flow and records what the run became.
 async fn go_on(r: &mut Reopened, range: std::ops::Range<usize>, with: &ContinueArgs) -> Result<()> {
     let timing = settings::timing(&with.timing)?;
-    // Whether the User ID was generated is not recorded: a refused one fails with the portal's
-    // words rather than being replaced behind the user's back.
+    // A given User ID the portal refuses fails with its words; a generated one is replaced.
+    let generated = r
+        .journal
+        .input("user_id_generated")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
     let mut retry = run::UserIdRetry {
-        generated: false,
+        generated,
         tin: r.tin.digits().to_string(),
         tries: 1,
     };

@@ -107,6 +107,8 @@ pub fn create_journal(
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     inputs.insert("user_id".into(), json!(creds.user_id));
+    // A resumed run may replace a generated User ID the portal refuses, never a given one.
+    inputs.insert("user_id_generated".into(), json!(login.user_id.is_none()));
     let step_ids: Vec<String> = flow.steps.iter().map(|s| s.id.clone()).collect();
     let mut journal = Journal::create(&login.runs_dir, &flow.name, &step_ids, inputs)?;
     save_credentials(&mut journal, creds)?;

@@ -413,7 +413,6 @@ mod tests {
                 "assign-by-tin",
                 "select-entitlements",
                 "review-submit",
-                "capture-temp-credentials",
                 "temp-id-login",
                 "create-profile",
                 "accept-terms-of-use",
@@ -422,10 +421,9 @@ mod tests {
                 "send-verification-code",
                 "enter-verification-code",
                 "accept-agreement",
-                "done"
             ]
         );
-        let capture = flow.step("capture-temp-credentials").unwrap();
+        let capture = flow.step("review-submit").unwrap();
         assert_eq!(
             capture.outputs(),
             ["captured.temp_user_id", "captured.temp_password"]
@@ -444,7 +442,7 @@ mod tests {
             assert_eq!(flow.name, *name);
         }
         let register = builtin("register").unwrap();
-        assert_eq!(register.steps.last().unwrap().id, "submitted");
+        assert_eq!(register.steps.last().unwrap().id, "review-submit");
         let activate = builtin("activate").unwrap();
         assert_eq!(
             activate.steps[0].actions.last(),

@@ -55,7 +55,7 @@ async fn existing_flow_creates_one_active_user_with_the_tin_and_default_entitlem
         "office-login",
         "assign-by-tin",
         "enter-verification-code",
-        "done",
+        "accept-agreement",
     ] {
         assert!(
             out.stderr
