@@ -149,6 +149,10 @@ impl<'a> Engine<'a> {
     /// Screenshot, page (secrets redacted) and log lines of a step, in `artifacts/<step-id>/`.
     async fn save_artifacts(&mut self, step: &Step) {
         let dir = self.journal.dir.join("artifacts").join(&step.id);
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            tracing::warn!("could not keep the artifacts of step {}: {e}", step.id);
+            return;
+        }
         let redactor = secrets::global();
         if let Err(e) = self
             .browser

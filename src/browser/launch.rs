@@ -88,7 +88,8 @@ pub(super) async fn start(
         .new_headless_mode()
         .user_data_dir(&profile_dir)
         .launch_timeout(Duration::from_secs(30))
-        .request_timeout(Duration::from_secs(30))
+        // Longer than any in-page wait slice; short enough that a browser that died is noticed.
+        .request_timeout(Duration::from_secs(8))
         .viewport(Viewport {
             width: 1280,
             height: 900,

@@ -42,9 +42,16 @@ const TRANSIENT_ERRORS: &[&str] = &[
 /// navigation or a Ctrl-C is noticed quickly, long enough that waits cost few round trips.
 const SLICE: Duration = Duration::from_millis(1500);
 
+/// How much longer than its slice a page script may take to answer before the browser's
+/// process is looked at.
+const ANSWER_MARGIN: Duration = Duration::from_secs(3);
+
 /// A running headless Chromium with the one page the flows drive.
 pub struct Browser {
-    inner: chromiumoxide::Browser,
+    /// Locked only to close it.
+    inner: std::sync::Mutex<chromiumoxide::Browser>,
+    /// The browser process, to tell a dead browser from a slow page.
+    pid: Option<u32>,
     page: Page,
     handler: tokio::task::JoinHandle<()>,
     dismiss: Vec<Locator>,
@@ -136,13 +143,15 @@ impl Verb<'_> {
 impl Browser {
     /// Starts Chromium headless with a fresh profile and opens a blank page.
     pub async fn launch(options: BrowserOptions) -> Result<Browser> {
-        let (inner, handler, profile) = launch::start(&options).await?;
+        let (mut inner, handler, profile) = launch::start(&options).await?;
         let page = inner
             .new_page("about:blank")
             .await
             .context("Chromium started but would not open a page")?;
+        let pid = inner.get_mut_child().and_then(|c| c.as_mut_inner().id());
         Ok(Browser {
-            inner,
+            pid,
+            inner: std::sync::Mutex::new(inner),
             page,
             handler,
             dismiss: Vec::new(),
@@ -293,15 +302,18 @@ impl Browser {
     ) -> Result<()> {
         use chromiumoxide::cdp::browser_protocol::page::CaptureScreenshotFormat;
         use chromiumoxide::page::ScreenshotParams;
+        if self.exited() {
+            anyhow::bail!("the browser exited: nothing to save");
+        }
         std::fs::create_dir_all(dir)?;
-        let png = self
-            .page
-            .screenshot(
-                ScreenshotParams::builder()
-                    .format(CaptureScreenshotFormat::Png)
-                    .build(),
-            )
+        let shot = self.page.screenshot(
+            ScreenshotParams::builder()
+                .format(CaptureScreenshotFormat::Png)
+                .build(),
+        );
+        let png = tokio::time::timeout(ANSWER_MARGIN, shot)
             .await
+            .context("the browser did not take the screenshot in time")?
             .context("could not take a screenshot")?;
         crate::journal::write_atomic(&dir.join("screenshot.png"), &png, 0o600)?;
         let html = self
@@ -398,6 +410,8 @@ impl Browser {
                         _ => last = reply,
                     }
                 }
+                // A browser that died does not come back by waiting.
+                Err(_) if self.exited() => return Err(self.died()),
                 // Navigations destroy the page's context mid-request: ask the new page.
                 Err(e) => {
                     last.reason = format!("the page was changing ({e})");
@@ -426,7 +440,25 @@ impl Browser {
         }
     }
 
+    /// Sends one request to the page. A dead browser leaves requests unanswered: no answer
+    /// within the request's slice plus a margin means a look at the browser's process.
     async fn ask(&self, request: &serde_json::Value) -> Result<Reply> {
+        let slice = Duration::from_millis(request["slice_ms"].as_u64().unwrap_or(0));
+        match tokio::time::timeout(slice + ANSWER_MARGIN, self.ask_page(request)).await {
+            Ok(answer) => answer,
+            Err(_) if self.exited() => Err(self.died()),
+            Err(_) => Err(anyhow::anyhow!("the page did not answer in time")),
+        }
+    }
+
+    fn died(&self) -> anyhow::Error {
+        error::environment(
+            "the browser exited in the middle of the run (it crashed or was killed): run \
+             `cigna-setup resume RUN` to go on with a new one on the same profile",
+        )
+    }
+
+    async fn ask_page(&self, request: &serde_json::Value) -> Result<Reply> {
         let expression = format!("{LOCATE_JS}({request})");
         let params = EvaluateParams::builder()
             .expression(expression)
@@ -462,30 +494,52 @@ impl Browser {
         };
         // Each event is acknowledged after the renderer handled it, often a frame later:
         // sent together they cost about one frame instead of three.
-        let (moved, pressed, released) = futures::join!(
-            self.page
-                .execute(event(DispatchMouseEventType::MouseMoved)?),
-            self.page
-                .execute(event(DispatchMouseEventType::MousePressed)?),
-            self.page
-                .execute(event(DispatchMouseEventType::MouseReleased)?),
+        let (moved, pressed, released) = (
+            event(DispatchMouseEventType::MouseMoved)?,
+            event(DispatchMouseEventType::MousePressed)?,
+            event(DispatchMouseEventType::MouseReleased)?,
         );
-        moved
-            .and(pressed)
-            .and(released)
-            .context("could not click")?;
-        Ok(())
+        let events = async {
+            let (moved, pressed, released) = futures::join!(
+                self.page.execute(moved),
+                self.page.execute(pressed),
+                self.page.execute(released),
+            );
+            moved.and(pressed).and(released)
+        };
+        match tokio::time::timeout(ANSWER_MARGIN, events).await {
+            Ok(done) => done.map(drop).context("could not click"),
+            Err(_) if self.exited() => Err(self.died()),
+            Err(_) => Err(error::portal_step(
+                "the page did not take the click in time",
+            )),
+        }
+    }
+
+    /// Whether the browser process has exited (crashed or killed): gone, or a zombie not yet
+    /// reaped.
+    fn exited(&self) -> bool {
+        let Some(pid) = self.pid else {
+            return false;
+        };
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+            Err(_) => true,
+        }
     }
 
     /// Closes Chromium and reaps it; kills it when it does not close in time.
-    pub async fn close(mut self) {
+    pub async fn close(self) {
+        let mut inner = self.inner.into_inner().unwrap_or_else(|e| e.into_inner());
         let closed = tokio::time::timeout(Duration::from_secs(3), async {
-            let _ = self.inner.close().await;
-            let _ = self.inner.wait().await;
+            let _ = inner.close().await;
+            let _ = inner.wait().await;
         })
         .await;
         if closed.is_err() {
-            let _ = self.inner.kill().await;
+            let _ = inner.kill().await;
         }
         self.handler.abort();
     }

@@ -392,3 +392,61 @@ async fn killed_at_any_step_boundary_a_run_resumes_to_one_active_user() {
     // Most boundaries were hit exactly (a fast step may finish before the kill lands).
     assert!(seen.len() >= steps / 2, "boundaries hit: {seen:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_that_dies_mid_run_is_reported_and_resume_starts_a_new_one() {
+    let world = World::start(None).await;
+    let email = "crash.123456789@codes.zuub.test";
+    let child = world.existing(email).spawn();
+    // Once the run is inside the portal, its browser is killed from outside.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let journal = loop {
+        let found = std::fs::read_dir(world.runs.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path().join("journal.json"))
+            .find(|p| steps_done(p) >= 2);
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never got going"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let profile = journal.parent().unwrap().join("browser");
+    let browser_pids: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| {
+                    let c = String::from_utf8_lossy(&c).replace('\0', " ");
+                    c.contains(&*profile.to_string_lossy()) && !c.contains("--type=")
+                })
+                .unwrap_or(false)
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!browser_pids.is_empty(), "the run's browser is running");
+    for pid in &browser_pids {
+        std::process::Command::new("kill")
+            .args(["-9", pid])
+            .status()
+            .unwrap();
+    }
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("browser exited"), "{stderr}");
+    let id = run_id(journal.parent().unwrap());
+    let out = continuing(&world, "resume")
+        .arg(&id)
+        .arg("--json")
+        .run()
+        .await;
+    out.assert_code(0);
+    assert_eq!(out.json()["status"], "active");
+    assert_eq!(world.users().len(), 1);
+}
