@@ -165,11 +165,20 @@ impl Browser {
     }
 
     pub async fn goto(&self, url: &str) -> Result<()> {
-        self.page
-            .goto(url)
-            .await
-            .map_err(|e| error::portal_step(format!("could not open {url}: {e}")))?;
-        Ok(())
+        match self.page.goto(url).await {
+            Ok(_) => Ok(()),
+            Err(_) if self.exited() => Err(self.died()),
+            // A navigation that fails or times out is worth another try, like an error page.
+            Err(e) => Err(anyhow::Error::new(error::Failure {
+                exit: error::Exit::PortalStep,
+                message: format!("could not open {url}: {e}"),
+                page: Some(error::PageSaid {
+                    field: None,
+                    text: format!("could not open {url}"),
+                    transient: true,
+                }),
+            })),
+        }
     }
 
     /// Waits for the text; fails at once when the page shows one of `unless` or a new error

@@ -157,6 +157,45 @@ fn conclude(r: &mut Reopened, with: &ContinueArgs) -> Result<()> {
     creds.deliver(with.json, with.out.as_deref())
 }
 
+/// Whether an interrupted registration was submitted after all: signing in with its User ID
+/// then meets "pending approval" (or the code page, once approved) instead of a refusal. A
+/// registration is never submitted twice.
+async fn registration_exists(r: &mut Reopened, with: &ContinueArgs) -> Result<bool> {
+    let profile_sent = r
+        .journal
+        .steps
+        .iter()
+        .any(|s| s.id == "accept-terms-of-use" && s.status == Status::Done);
+    if !profile_sent {
+        return Ok(false);
+    }
+    let probe = flow::builtin("activate")?;
+    let sign_in = probe.steps[..1].to_vec();
+    let probe = Flow {
+        steps: sign_in,
+        ..probe
+    };
+    let timing = settings::timing(&with.timing)?;
+    let outcome = run::run_flow(
+        &probe,
+        &mut r.journal,
+        r.vars.clone(),
+        Target {
+            portal_url: &r.portal_url,
+            browser: with.browser.as_deref(),
+            mailbox: None,
+            timing: &timing,
+        },
+        &mut run::no_mending,
+    )
+    .await;
+    Ok(match outcome {
+        Ok(_) => true,
+        Err(err) => crate::error::page_said(&err)
+            .is_some_and(|s| s.text.to_lowercase().contains("pending approval")),
+    })
+}
+
 pub async fn resume(args: ResumeArgs) -> Result<()> {
     let mut r = reopen(&args.run, &args.with, args.office_password_file.as_deref())?;
     let first_open = r.flow.steps.iter().position(|s| {
@@ -169,6 +208,21 @@ pub async fn resume(args: ResumeArgs) -> Result<()> {
         progress(&format!("run {} has no step left to do", args.run));
         return conclude(&mut r, &args.with);
     };
+    if r.journal.flow() == "register" && registration_exists(&mut r, &args.with).await? {
+        progress(&format!(
+            "the portal already holds this registration (it says it is pending approval): \
+             nothing is submitted again; once approved: cigna-setup activate {}",
+            args.run
+        ));
+        for s in &r.flow.steps {
+            if let Some(rec) = r.journal.step_mut(&s.id) {
+                if rec.status != Status::Done {
+                    rec.status = Status::Skipped;
+                }
+            }
+        }
+        return conclude(&mut r, &args.with);
+    }
     let start = r.flow.entry_before(first_open);
     progress(&format!(
         "resuming run {} at step {} (entering the portal at {})",

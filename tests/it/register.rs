@@ -211,3 +211,54 @@ async fn bad_input_for_register_and_activate_is_refused_with_the_fix() {
     );
     assert!(out.stderr.contains("no run"), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_interrupted_after_submitting_is_never_submitted_twice() {
+    let world = World::start(None).await;
+    // The run fails right after the portal took the registration.
+    let flow = cigna_setup::flow::BUILTIN
+        .iter()
+        .find(|(n, _)| *n == "register")
+        .unwrap()
+        .1
+        .replace(
+            "{ expect = \"has been sent to the organization\" }",
+            "{ expect = \"a text the portal never shows\" }",
+        );
+    let flow_file = world.runs.path().join("register-edited.toml");
+    std::fs::write(&flow_file, flow).unwrap();
+    let out = world
+        .register("interrupted.123456789@codes.zuub.test")
+        .path_flag("--flow", &flow_file)
+        .flag("--action-timeout", "2s")
+        .run()
+        .await;
+    out.assert_code(3);
+    assert_eq!(world.registrations().len(), 1);
+    let run_id = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("run ")?.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let out = Cli::new("resume")
+        .arg(&run_id)
+        .path_flag("--runs-dir", world.runs.path())
+        .arg("--json")
+        .run()
+        .await;
+    out.assert_code(0);
+    assert_eq!(out.json()["status"], "pending_approval");
+    assert!(
+        out.stderr.contains("nothing is submitted again"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        world.registrations().len(),
+        1,
+        "{:?}",
+        world.registrations()
+    );
+    assert_eq!(world.portal.state_json()["duplicate_creations"], 0);
+}
