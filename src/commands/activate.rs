@@ -13,7 +13,7 @@ use crate::error::{self, page_said, Exit, Failure};
 use crate::flow;
 use crate::journal::{Journal, Status};
 use crate::mail::MailboxConfig;
-use crate::settings::{self, Profile, Timing, Tin};
+use crate::settings::{self, Timing};
 
 /// What `activate` needs besides the run itself.
 pub struct Activation {
@@ -66,33 +66,23 @@ pub async fn run_activate(a: &Activation) -> Result<Credentials> {
             journal.flow()
         )));
     }
-    let text = |name: &str| journal.input_text(name);
-    let tin = Tin::parse(&text("tin")?)?;
-    let email = text("email")?;
-    let phone = text("phone")?;
-    let portal_url = settings::portal_url(&text("portal_url")?)?;
-    let creds = run::saved_credentials(&journal)?;
+    let login = run::RecordedLogin::of(&journal)?;
+    let (tin, email, portal_url, creds) =
+        (&login.tin, &login.email, &login.portal_url, &login.creds);
     if journal.status() == &Status::Active {
         progress(&format!("run {} is already active", a.run_id));
         return Ok(run::credentials_of(
             &journal,
             tin.digits(),
-            &email,
-            &creds,
+            email,
+            creds,
             "active",
         ));
     }
     let flow = flow::builtin("activate")?;
     let ids: Vec<String> = flow.steps.iter().map(|s| s.id.clone()).collect();
     journal.add_steps(&ids)?;
-    let vars = run::login_vars(
-        portal_url.as_str(),
-        &tin,
-        &email,
-        &phone,
-        &Profile::default(),
-        &creds,
-    );
+    let vars = login.vars();
     let until = a.wait.map(|w| tokio::time::Instant::now() + w);
     loop {
         let outcome = run::run_flow(
@@ -100,7 +90,7 @@ pub async fn run_activate(a: &Activation) -> Result<Credentials> {
             &mut journal,
             vars.clone(),
             Target {
-                portal_url: &portal_url,
+                portal_url,
                 browser: a.browser.as_deref(),
                 mailbox: a.mailbox.clone(),
                 timing: &a.timing,
@@ -135,8 +125,8 @@ pub async fn run_activate(a: &Activation) -> Result<Credentials> {
     Ok(run::credentials_of(
         &journal,
         tin.digits(),
-        &email,
-        &creds,
+        email,
+        creds,
         "active",
     ))
 }

@@ -11,7 +11,7 @@ use crate::flow::{self, Flow, Vars};
 use crate::journal::{Journal, Status};
 use crate::mail::MailboxConfig;
 use crate::secrets::Secret;
-use crate::settings::{self, Profile, Tin};
+use crate::settings::{self, Tin};
 
 /// A recorded run, ready to go on.
 struct Reopened {
@@ -35,21 +35,9 @@ fn reopen(
         .clone()
         .unwrap_or_else(settings::default_runs_dir);
     let journal = Journal::open(&runs_dir, run_id)?;
-    let input = |name: &str| journal.input_text(name);
-    let tin = Tin::parse(&input("tin")?)?;
-    let email = input("email")?;
-    let phone = input("phone")?;
-    let portal_url = settings::portal_url(&input("portal_url")?)?;
-    let creds = run::saved_credentials(&journal)?;
+    let login = run::RecordedLogin::of(&journal)?;
     let flow = flow::builtin(journal.flow())?;
-    let mut vars = run::login_vars(
-        portal_url.as_str(),
-        &tin,
-        &email,
-        &phone,
-        &Profile::default(),
-        &creds,
-    );
+    let mut vars = login.vars();
     // What earlier steps captured (temporary credentials…), as they captured it.
     for step in &flow.steps {
         for name in step.outputs() {
@@ -69,7 +57,7 @@ fn reopen(
         None
     };
     if journal.flow() == "existing" {
-        vars.set("office_user", input("office_user")?);
+        vars.set("office_user", journal.input_text("office_user")?);
         let password = settings::read_secret(
             "CIGNA_OFFICE_PASSWORD",
             office_password_file,
@@ -93,10 +81,10 @@ fn reopen(
         flow,
         vars,
         mailbox,
-        portal_url,
-        tin,
-        email,
-        creds,
+        portal_url: login.portal_url,
+        tin: login.tin,
+        email: login.email,
+        creds: login.creds,
     })
 }
 

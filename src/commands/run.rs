@@ -132,6 +132,39 @@ pub fn save_credentials(journal: &mut Journal, creds: &credentials::Credentials)
     Ok(())
 }
 
+/// The new login an earlier run recorded: its inputs and saved credentials.
+pub struct RecordedLogin {
+    pub tin: crate::settings::Tin,
+    pub email: String,
+    pub phone: String,
+    pub portal_url: url::Url,
+    pub creds: credentials::Credentials,
+}
+
+impl RecordedLogin {
+    pub fn of(journal: &Journal) -> Result<RecordedLogin> {
+        Ok(RecordedLogin {
+            tin: crate::settings::Tin::parse(&journal.input_text("tin")?)?,
+            email: journal.input_text("email")?,
+            phone: journal.input_text("phone")?,
+            portal_url: crate::settings::portal_url(&journal.input_text("portal_url")?)?,
+            creds: saved_credentials(journal)?,
+        })
+    }
+
+    /// The run's variables again (profile defaults, recorded inputs, saved credentials).
+    pub fn vars(&self) -> Vars {
+        login_vars(
+            self.portal_url.as_str(),
+            &self.tin,
+            &self.email,
+            &self.phone,
+            &crate::settings::Profile::default(),
+            &self.creds,
+        )
+    }
+}
+
 /// The credentials an earlier run saved.
 pub fn saved_credentials(journal: &Journal) -> Result<credentials::Credentials> {
     let missing = |what: &str| {
