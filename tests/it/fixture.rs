@@ -127,9 +127,8 @@ async fn add_user(c: &mut Client, email: &str) -> (String, String) {
     )
 }
 
-/// Add New User → Assign access → Select Entitlements, up to the click on "Review" (posted
-/// without loading "Select Entitlements").
-async fn fill_new_user(c: &mut Client, email: &str) {
+/// The Add New User form, filled and sent; the portal moves on to "Assign access".
+async fn post_new_user_details(c: &mut Client, email: &str, phone: &str) {
     assert_page(&c.get("/access/users/new").await, "Add New User");
     let r = c
         .post(
@@ -138,12 +137,18 @@ async fn fill_new_user(c: &mut Client, email: &str) {
                 ("firstName", "Insurance"),
                 ("lastName", "Admin"),
                 ("jobRole", "Administration support"),
-                ("phone", "(555) 123-4567"),
+                ("phone", phone),
                 ("email", email),
             ],
         )
         .await;
     assert_redirect(&r, "/access/users/new/access");
+}
+
+/// Add New User → Assign access → Select Entitlements, up to the click on "Review" (posted
+/// without loading "Select Entitlements").
+async fn fill_new_user(c: &mut Client, email: &str) {
+    post_new_user_details(c, email, "(555) 123-4567").await;
     let r = c
         .post(
             "/access/users/new/access",
@@ -1250,20 +1255,7 @@ async fn flaky500_fails_each_review_page_once_per_session_and_a_reload_serves_it
 /// Log in as the office and walk to "Select Entitlements", loading it.
 async fn office_to_entitlements(c: &mut Client, email: &str) -> HttpResponse {
     office_login(c).await;
-    assert_page(&c.get("/access/users/new").await, "Add New User");
-    let r = c
-        .post(
-            "/access/users/new",
-            &[
-                ("firstName", "Insurance"),
-                ("lastName", "Admin"),
-                ("jobRole", "Administration support"),
-                ("phone", "5551234567"),
-                ("email", email),
-            ],
-        )
-        .await;
-    assert_redirect(&r, "/access/users/new/access");
+    post_new_user_details(c, email, "5551234567").await;
     assert_redirect(
         &c.post("/access/users/new/access", &[("access", "all")])
             .await,
