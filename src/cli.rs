@@ -81,6 +81,10 @@ pub enum Command {
     /// Example: cigna-setup step existing-20261128-101500-1a2b send-verification-code
     Step(Box<StepArgs>),
 
+    /// Look at the mailbox the codes reach: check it, or wait for a code.
+    #[command(subcommand)]
+    Mail(MailCommand),
+
     /// List a flow's steps: id, title, what each needs and what it produces.
     ///
     /// Example: cigna-setup steps existing
@@ -199,6 +203,54 @@ pub struct ActivateArgs {
     /// With --wait: how often to sign in again.
     #[arg(long, default_value = "5m", value_name = "DURATION")]
     pub every: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Connect, log in, list the folders, say whether IDLE is offered and count the messages
+    /// from the portal's sender.
+    ///
+    /// Example: CIGNA_IMAP_PASSWORD=… cigna-setup mail check --imap-url imaps://codes@imap.example.com/INBOX
+    Check(MailCheckArgs),
+
+    /// Print the newest verification code sent to an address (waiting for one if none is
+    /// there yet), with the message's date, subject and UID.
+    ///
+    /// Example: CIGNA_IMAP_PASSWORD=… cigna-setup mail wait-code --to cigna.123456789@codes.example.com --imap-url …
+    WaitCode(MailWaitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MailCheckArgs {
+    #[command(flatten)]
+    pub mailbox: MailboxArgs,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MailWaitArgs {
+    #[command(flatten)]
+    pub mailbox: MailboxArgs,
+
+    /// The address the code was sent to.
+    #[arg(long, value_name = "EMAIL")]
+    pub to: String,
+
+    /// Only messages that arrived after this moment (RFC 3339; default: the last 24 hours,
+    /// how long a code is valid).
+    #[arg(long, value_name = "RFC3339")]
+    pub after: Option<String>,
+
+    /// How long to wait for one.
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub timeout: String,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@ mod activate;
 mod demo;
 mod existing;
 mod fixture_portal;
+mod mail;
 mod register;
 mod resume;
 mod run;
@@ -23,6 +24,7 @@ pub async fn dispatch(command: Command) -> Result<()> {
         Command::Register(args) => register::command(args).await,
         Command::Activate(args) => activate::command(args).await,
         Command::Steps(args) => steps::command(args),
+        Command::Mail(command) => mail::command(command).await,
         Command::Runs(args) => runs::runs(args),
         Command::Show(args) => runs::show(args),
         Command::Resume(args) => resume::resume(*args).await,

@@ -2,6 +2,7 @@
 //! stood before the code was requested, waits for the portal's email to one recipient and reads
 //! the code out of it.
 
+mod check;
 pub mod code;
 mod connect;
 mod mailbox;
@@ -11,6 +12,7 @@ mod url;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use check::{check, MailboxCheck};
 pub use code::{extract_code, parse_message, ParsedMessage};
 pub use mailbox::{append, probe, Mailbox};
 pub use url::{MailboxUrl, Security};

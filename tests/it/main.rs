@@ -5,6 +5,7 @@ mod faults;
 mod fixture;
 mod locate;
 mod mail;
+mod mail_cli;
 mod register;
 mod runs;
 #[path = "../support/mod.rs"]

@@ -1,0 +1,84 @@
+//! `cigna-setup mail check|wait-code`: the mailbox, for support engineers.
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::cli::MailCommand;
+use crate::error::bad_input;
+use crate::mail::{self, Mailbox};
+use crate::secrets;
+use crate::settings;
+
+pub async fn command(command: MailCommand) -> Result<()> {
+    match command {
+        MailCommand::Check(args) => {
+            let config = settings::mailbox(&args.mailbox)?;
+            secrets::global().register(config.password.expose());
+            let report = tokio::task::spawn_blocking(move || mail::check(&config)).await??;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("mailbox {}: login ok", report.mailbox);
+                println!("  folders: {}", report.folders.join(", "));
+                println!(
+                    "  IDLE: {}",
+                    if report.idle {
+                        "offered"
+                    } else {
+                        "not offered (codes are polled for)"
+                    }
+                );
+                println!(
+                    "  messages: {}, from {}: {}",
+                    report.messages,
+                    mail::PORTAL_SENDER,
+                    report.from_portal
+                );
+            }
+            Ok(())
+        }
+        MailCommand::WaitCode(args) => {
+            let to = settings::parse_email(&args.to, "--to")?;
+            let timeout = settings::parse_duration(&args.timeout, "--timeout")?;
+            let after = match &args.after {
+                Some(raw) => {
+                    time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+                        .map_err(|e| {
+                            bad_input(format!(
+                                "--after \"{raw}\" is not an RFC 3339 time ({e}): write it like \
+                         2026-11-28T10:15:00Z"
+                            ))
+                        })?
+                }
+                None => time::OffsetDateTime::now_utc() - time::Duration::hours(24),
+            };
+            let config = settings::mailbox(&args.mailbox)?;
+            secrets::global().register(config.password.expose());
+            let mailbox = Mailbox::open(config);
+            mailbox.ready().await?;
+            // Every message since `after` counts, not only those after this moment.
+            let mut mark = mailbox.mark().await?;
+            mark.uid_next = 1;
+            mark.at = after;
+            let code = mailbox.wait_code(&mark, &to, timeout).await?;
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({
+                        "code": code.code, "uid": code.uid,
+                        "subject": code.subject, "date": code.date,
+                    }))?
+                );
+            } else {
+                println!("{}", code.code);
+                println!(
+                    "  uid {}, date {}, subject \"{}\"",
+                    code.uid,
+                    code.date.as_deref().unwrap_or("?"),
+                    code.subject
+                );
+            }
+            Ok(())
+        }
+    }
+}
