@@ -10,6 +10,7 @@ pub mod engine;
 pub mod error;
 pub mod fixture;
 pub mod flow;
+pub mod html;
 pub mod journal;
 pub mod logging;
 pub mod mail;

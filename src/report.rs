@@ -6,23 +6,9 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use crate::html::escape;
 use crate::journal::{self, Journal, Status};
 use crate::secrets;
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn status_word(status: &Status) -> &'static str {
     match status {

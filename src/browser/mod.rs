@@ -334,19 +334,6 @@ impl Browser {
         Ok(())
     }
 
-    /// The page's URL and title, for progress and error messages.
-    pub async fn whereabouts(&self) -> String {
-        let url = self.page.url().await.ok().flatten().unwrap_or_default();
-        let title = self
-            .page
-            .get_title()
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        format!("\"{title}\" at {url}")
-    }
-
     async fn until_done(&self, verb: &Verb<'_>, timeout: Duration) -> Result<Option<String>> {
         self.until_done_by(verb, Instant::now() + timeout).await
     }

@@ -27,14 +27,7 @@ pub async fn run_existing(settings: &ExistingSettings) -> Result<Credentials> {
         secrets::global().register(s);
     }
     let mut creds = run::new_credentials(login);
-    let mut vars = run::login_vars(
-        login.portal_url.as_str(),
-        &login.tin,
-        &login.email,
-        &login.phone,
-        &login.profile,
-        &creds,
-    );
+    let mut vars = run::new_login_vars(login, &creds);
     vars.set("office_user", &settings.office_user);
     vars.set_secret(
         "office_password",
@@ -58,12 +51,7 @@ pub async fn run_existing(settings: &ExistingSettings) -> Result<Credentials> {
         &flow,
         &mut journal,
         vars,
-        Target {
-            portal_url: &login.portal_url,
-            browser: login.browser.as_deref(),
-            mailbox: Some(settings.mailbox.clone()),
-            timing: &login.timing,
-        },
+        Target::of(login, Some(settings.mailbox.clone())),
         &mut |err, _step, vars, journal| retry.mend(err, vars, journal, &mut creds),
     )
     .await?;

@@ -27,14 +27,7 @@ pub async fn run_register(settings: &RegisterSettings) -> Result<Credentials> {
     let login = &settings.login;
     let flow = run::load_flow("register", login.flow_file.as_deref())?;
     let mut creds = run::new_credentials(login);
-    let vars = run::login_vars(
-        login.portal_url.as_str(),
-        &login.tin,
-        &login.email,
-        &login.phone,
-        &login.profile,
-        &creds,
-    );
+    let vars = run::new_login_vars(login, &creds);
     let mut journal = run::create_journal(
         login,
         &flow,
@@ -52,12 +45,7 @@ pub async fn run_register(settings: &RegisterSettings) -> Result<Credentials> {
         &flow,
         &mut journal,
         vars,
-        Target {
-            portal_url: &login.portal_url,
-            browser: login.browser.as_deref(),
-            mailbox: None,
-            timing: &login.timing,
-        },
+        Target::of(login, None),
         &mut |err, _step, vars, journal| retry.mend(err, vars, journal, &mut creds),
     )
     .await?;

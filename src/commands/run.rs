@@ -227,6 +227,18 @@ pub fn login_vars(
     vars
 }
 
+/// The variables of a new run for `login`.
+pub fn new_login_vars(login: &NewLogin, creds: &credentials::Credentials) -> Vars {
+    login_vars(
+        login.portal_url.as_str(),
+        &login.tin,
+        &login.email,
+        &login.phone,
+        &login.profile,
+        creds,
+    )
+}
+
 pub fn set_credential_vars(vars: &mut Vars, creds: &credentials::Credentials) {
     vars.set("generated.user_id", &creds.user_id);
     vars.set_secret("generated.password", creds.password.clone());
@@ -245,6 +257,18 @@ pub struct Target<'a> {
     pub browser: Option<&'a Path>,
     pub mailbox: Option<MailboxConfig>,
     pub timing: &'a Timing,
+}
+
+impl<'a> Target<'a> {
+    /// Where a new login's flow runs.
+    pub fn of(login: &'a NewLogin, mailbox: Option<MailboxConfig>) -> Target<'a> {
+        Target {
+            portal_url: &login.portal_url,
+            browser: login.browser.as_deref(),
+            mailbox,
+            timing: &login.timing,
+        }
+    }
 }
 
 /// A failed step the caller may mend and retry: it gets the error, the step, the variables
