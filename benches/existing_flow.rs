@@ -153,7 +153,7 @@ fn main() {
         let dovecot = tokio::task::spawn_blocking(|| {
             Dovecot::start(DovecotOptions {
                 users: vec![("codes".into(), MAILBOX_PASSWORD.into())],
-                idle: true,
+                ..DovecotOptions::default()
             })
         })
         .await
@@ -172,6 +172,7 @@ fn main() {
                 .unwrap_or(0),
             auto_approve_after: None,
             faults: Vec::new(),
+            office_2fa: false,
         })
         .await
         .expect("fixture portal");

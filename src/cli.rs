@@ -125,10 +125,27 @@ pub struct ExistingArgs {
     #[command(flatten)]
     pub mailbox: MailboxArgs,
 
+    #[command(flatten)]
+    pub office_code: OfficeCodeArgs,
+
     /// An entitlement to grant (repeatable). Default: Patient Eligibility & Benefits, Claim
     /// Status, Remittance Reports, Precertification, Fee Schedules.
     #[arg(long = "entitlement", value_name = "NAME")]
     pub entitlements: Vec<String>,
+}
+
+/// Where the code comes from when the office's own sign-in asks to verify its identity (the
+/// portal emails it to the office, not to the new login's mailbox). On a terminal, the tool
+/// asks for it.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OfficeCodeArgs {
+    /// Read the office's code from this file (one line), written once the email arrives.
+    #[arg(long, env = "CIGNA_OFFICE_CODE_FILE", value_name = "FILE")]
+    pub office_code_file: Option<PathBuf>,
+
+    /// Read the office's code as one line from stdin.
+    #[arg(long)]
+    pub office_code_stdin: bool,
 }
 
 /// The new login: who it is for and where its run is kept.
@@ -294,6 +311,9 @@ pub struct ContinueArgs {
     #[arg(long, env = "CIGNA_BROWSER", value_name = "PATH")]
     pub browser: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub office_code: OfficeCodeArgs,
+
     /// Also write the credentials JSON to this file (created with mode 0600).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -365,6 +385,51 @@ pub struct MailboxArgs {
     /// A CA certificate (PEM) to trust for the mailbox's TLS, besides the system's.
     #[arg(long, env = "CIGNA_IMAP_CA", value_name = "FILE")]
     pub imap_ca: Option<PathBuf>,
+
+    /// A folder to watch for the code instead of the URL's (repeatable: `--imap-mailbox INBOX
+    /// --imap-mailbox Cigna` for an office whose mail rules file the portal's email away).
+    #[arg(
+        long = "imap-mailbox",
+        env = "CIGNA_IMAP_MAILBOX",
+        value_name = "FOLDER",
+        value_delimiter = ','
+    )]
+    pub imap_mailboxes: Vec<String>,
+
+    /// How to log in: `login` (the IMAP LOGIN command) or `plain` (AUTHENTICATE PLAIN).
+    #[arg(long, env = "CIGNA_IMAP_AUTH", value_enum, default_value = "login")]
+    pub imap_auth: ImapAuthArg,
+
+    /// With a server that offers no IDLE, how often to look for the code email (e.g. 2s).
+    #[arg(
+        long,
+        env = "CIGNA_POLL_EVERY",
+        default_value = "2s",
+        value_name = "DURATION"
+    )]
+    pub poll_every: String,
+}
+
+impl Default for MailboxArgs {
+    /// What the flags default to, for commands that build a mailbox from recorded values.
+    fn default() -> Self {
+        MailboxArgs {
+            imap_url: None,
+            imap_password_file: None,
+            imap_ca: None,
+            imap_mailboxes: Vec::new(),
+            imap_auth: ImapAuthArg::Login,
+            poll_every: "2s".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImapAuthArg {
+    /// The IMAP LOGIN command.
+    Login,
+    /// SASL AUTHENTICATE PLAIN.
+    Plain,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -460,9 +525,15 @@ pub struct FixturePortalArgs {
     /// Misbehave like a real portal on a bad day (repeatable): `slow` (pages answer 1–3 s late),
     /// `flaky500` (each review page answers HTTP 500 "Something went wrong" once per session),
     /// `session-expire` (once, a session expires mid-flow), `drop-first-email` (an account's
-    /// first code email is lost), `late-email` (code emails arrive 20 s late).
+    /// first code email is lost), `late-email` (code emails arrive 20 s late), `stale-code` (the
+    /// first code entered was superseded: "incorrect", and a newer code email follows).
     #[arg(long = "fault", value_name = "MODE")]
     pub faults: Vec<String>,
+
+    /// The office's own sign-in asks it to verify its identity with a code sent to the
+    /// office's email (shown in `/__state` as `office_code`; the tool asks for it).
+    #[arg(long)]
+    pub office_2fa: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

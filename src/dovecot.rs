@@ -31,6 +31,8 @@ pub struct DovecotOptions {
     pub users: Vec<(String, String)>,
     /// `false` leaves IDLE out of the capabilities, to exercise polling.
     pub idle: bool,
+    /// Folders every user has besides INBOX (like an office's "Cigna" folder).
+    pub folders: Vec<String>,
 }
 
 impl Default for DovecotOptions {
@@ -38,6 +40,7 @@ impl Default for DovecotOptions {
         DovecotOptions {
             users: Vec::new(),
             idle: true,
+            folders: Vec::new(),
         }
     }
 }
@@ -50,6 +53,7 @@ pub struct Dovecot {
     ca_file: PathBuf,
     users: Vec<(String, Secret)>,
     master_pid: Option<u32>,
+    config_path: PathBuf,
 }
 
 /// The accounts the processes run as.
@@ -106,6 +110,7 @@ impl Dovecot {
             ca_file,
             users,
             master_pid: None,
+            config_path: PathBuf::new(),
         };
         // Free ports are found by binding port 0 and letting go; another process may grab one
         // before Dovecot binds it, so a failed bind is retried with new ports.
@@ -116,6 +121,7 @@ impl Dovecot {
             let config = dovecot.config(&options, &accounts);
             let config_path = dovecot.dir.path().join("dovecot.conf");
             fs::write(&config_path, config).context("cannot write dovecot.conf")?;
+            dovecot.config_path = config_path.clone();
             match dovecot.launch(&config_path) {
                 Ok(()) => break,
                 Err(e) if attempt < 3 && dovecot.log_tail().contains("Address already in use") => {
@@ -132,6 +138,29 @@ impl Dovecot {
             "Dovecot ready"
         );
         Ok(dovecot)
+    }
+
+    /// Stops the daemon (clients see the connection drop) and starts it again on the same
+    /// ports with the same mail: a mail server restarting under a waiting client.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop();
+        let config_path = self.config_path.clone();
+        // The old master may still hold the ports for a moment after it exited.
+        let deadline = Instant::now() + READY_DEADLINE;
+        loop {
+            match self.launch(&config_path) {
+                Ok(()) => break,
+                Err(e)
+                    if Instant::now() < deadline
+                        && self.log_tail().contains("Address already in use") =>
+                {
+                    tracing::debug!("Dovecot could not bind its ports yet: {e:#}");
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.wait_ready()
     }
 
     pub fn ca_file(&self) -> &Path {
@@ -184,18 +213,17 @@ impl Dovecot {
             Security::Tls => self.imaps_port,
             Security::StartTls => self.imap_port,
         };
-        MailboxConfig {
-            url: MailboxUrl {
-                security,
-                host: "127.0.0.1".into(),
-                port,
-                user: user.into(),
-                mailbox: "INBOX".into(),
-            },
-            password,
-            ca_file: Some(self.ca_file.clone()),
-            connect_timeout: Duration::from_secs(5),
-        }
+        let url = MailboxUrl {
+            security,
+            host: "127.0.0.1".into(),
+            port,
+            user: user.into(),
+            mailbox: "INBOX".into(),
+        };
+        let mut config = MailboxConfig::new(url, password);
+        config.ca_file = Some(self.ca_file.clone());
+        config.connect_timeout = Duration::from_secs(5);
+        config
     }
 
     fn config(&self, options: &DovecotOptions, accounts: &Accounts) -> String {
@@ -217,6 +245,10 @@ ssl_cert = <{dir}/tls/server.crt
 ssl_key = <{dir}/tls/server.key
 auth_mechanisms = plain login
 mail_location = maildir:~/Maildir
+namespace inbox {{
+  inbox = yes
+  separator = /
+{folders}}}
 first_valid_uid = 1
 first_valid_gid = 1
 default_login_user = {login_user}
@@ -261,6 +293,11 @@ service old-stats {{
             mail_gid = accounts.mail_gid,
             imap_port = self.imap_port,
             imaps_port = self.imaps_port,
+            folders = options
+                .folders
+                .iter()
+                .map(|f| format!("  mailbox \"{f}\" {{\n    auto = create\n  }}\n"))
+                .collect::<String>(),
         );
         if !options.idle {
             // Dovecot's default list without IDLE; clients must then poll.
@@ -342,29 +379,63 @@ service old-stats {{
         out
     }
 
+    /// Stops the master and every process it started: login and IMAP processes outlive a
+    /// stopped master, so their clients would not notice; a real restart cuts them off.
     fn stop(&mut self) {
         let Some(pid) = self.master_pid.take() else {
             return;
         };
-        let signal = |name: &str| {
-            let _ = Command::new("kill")
-                .arg(format!("-{name}"))
-                .arg(pid.to_string())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        };
-        signal("TERM");
+        let members = session_members(pid);
+        signal(pid, libc::SIGTERM);
         let deadline = Instant::now() + STOP_DEADLINE;
         while alive(pid) {
             if Instant::now() >= deadline {
                 tracing::warn!(pid, "Dovecot did not stop in time; killing it");
-                signal("KILL");
+                signal(pid, libc::SIGKILL);
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        for member in members.into_iter().filter(|m| *m != pid && alive(*m)) {
+            signal(member, libc::SIGKILL);
+        }
     }
+}
+
+fn signal(pid: u32, signal: libc::c_int) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    // SAFETY: kill(2) only sends a signal; a stale pid at worst gets ESRCH.
+    unsafe {
+        libc::kill(pid, signal);
+    }
+}
+
+/// The live processes of the session `sid` leads (the daemonized master and its children).
+fn session_members(sid: u32) -> Vec<u32> {
+    let mut members = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // After "pid (comm)": state, ppid, pgrp, session.
+        let session = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(3))
+            .and_then(|s| s.parse::<u32>().ok());
+        if session == Some(sid) {
+            members.push(pid);
+        }
+    }
+    members
 }
 
 impl Drop for Dovecot {

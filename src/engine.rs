@@ -12,7 +12,8 @@ use crate::browser::Browser;
 use crate::error::{Exit, Failure};
 use crate::flow::{Action, Flow, Step, Vars};
 use crate::journal::{now_rfc3339, Journal, Status};
-use crate::mail::{Mailbox, Mark};
+use crate::mail::{Mailbox, Mark, VerificationCode};
+use crate::office_code::OfficeCode;
 use crate::secrets::{self, Secret};
 
 pub struct Engine<'a> {
@@ -37,6 +38,12 @@ pub struct Engine<'a> {
     pub login_page: Option<String>,
     /// What ends the current step's waits at once, besides what an action names.
     signed_out: Vec<String>,
+    /// Codes this run has entered: never entered again.
+    used_codes: Vec<VerificationCode>,
+    /// Where a code sent to the office comes from.
+    pub office_code: OfficeCode,
+    /// When the current step started (a code the office was sent is newer).
+    step_started: std::time::SystemTime,
 }
 
 impl<'a> Engine<'a> {
@@ -62,6 +69,9 @@ impl<'a> Engine<'a> {
             step_log: Vec::new(),
             login_page: None,
             signed_out: Vec::new(),
+            used_codes: Vec::new(),
+            office_code: OfficeCode::Unavailable,
+            step_started: std::time::SystemTime::now(),
         }
     }
 
@@ -72,6 +82,27 @@ impl<'a> Engine<'a> {
         let mut i = start;
         while i < end {
             let step = &flow.steps[i];
+            if let Some(when) = &step.when {
+                let when = self.vars.render(when)?;
+                let shown = self
+                    .browser
+                    .expect_text(&when, &[], Duration::ZERO)
+                    .await
+                    .is_ok();
+                if !shown {
+                    if let Some(rec) = self.journal.step_mut(&step.id) {
+                        rec.status = Status::Skipped;
+                    }
+                    self.journal.save()?;
+                    progress(&format!(
+                        "[{}/{total}] {} skipped: the page does not show \"{when}\"",
+                        i + 1,
+                        step.id
+                    ));
+                    i += 1;
+                    continue;
+                }
+            }
             let started = Instant::now();
             if let Some(rec) = self.journal.step_mut(&step.id) {
                 rec.status = Status::Running;
@@ -176,7 +207,13 @@ impl<'a> Engine<'a> {
             Some(text) if !opens_portal => vec![text.clone()],
             _ => Vec::new(),
         };
-        for (k, action) in step.actions.iter().enumerate() {
+        self.step_started = std::time::SystemTime::now();
+        // Where the step's code wait is, once it ran: a refused code goes back there, once.
+        let mut code_wait: Option<usize> = None;
+        let mut refusal_retried = false;
+        let mut k = 0;
+        while k < count {
+            let action = &step.actions[k];
             let started = Instant::now();
             let outcome = self.run_action_retrying(action).await;
             tracing::debug!(
@@ -193,6 +230,19 @@ impl<'a> Engine<'a> {
                     Err(_) => format!("failed after {}", human(started.elapsed())),
                 }
             ));
+            if let (Err(err), Some(at), false) = (&outcome, code_wait, refusal_retried) {
+                if let Some(said) = refused_code(err, &step.actions[at]) {
+                    refusal_retried = true;
+                    progress(&format!(
+                        "      the portal refused the code (\"{said}\"); waiting for a newer code \
+                         email and entering that one"
+                    ));
+                    self.step_log
+                        .push(format!("code refused ({said}); waiting for a newer one"));
+                    k = at;
+                    continue;
+                }
+            }
             let skip_to = outcome.map_err(|err| {
                 let has_exit = err.chain().any(|e| e.downcast_ref::<Failure>().is_some());
                 let err = if has_exit {
@@ -216,6 +266,10 @@ impl<'a> Engine<'a> {
             if skip_to.is_some() {
                 return Ok(skip_to);
             }
+            if matches!(action, Action::WaitForCode { .. }) {
+                code_wait = Some(k);
+            }
+            k += 1;
         }
         Ok(None)
     }
@@ -287,7 +341,7 @@ impl<'a> Engine<'a> {
         let b = self.browser;
         match action {
             Action::Goto(url) => b.goto(&self.vars.render(url)?).await,
-            Action::Expect { text, unless } => {
+            Action::Expect { text, unless, or } => {
                 let mut unless: Vec<String> = unless
                     .iter()
                     .map(|u| self.vars.render(u))
@@ -299,7 +353,11 @@ impl<'a> Engine<'a> {
                         .filter(|s| !s.eq_ignore_ascii_case(&text))
                         .cloned(),
                 );
-                b.expect_text(&text, &unless, t).await
+                let or: Vec<String> = or
+                    .iter()
+                    .map(|o| self.vars.render(o))
+                    .collect::<Result<_>>()?;
+                b.expect_any(&text, &or, &unless, t).await
             }
             Action::ExpectElement(target) => {
                 b.expect_element(&self.render_locator(target)?, &self.signed_out, t)
@@ -344,21 +402,76 @@ impl<'a> Engine<'a> {
                 Ok(())
             }
             Action::AlreadyCreated { .. } => unreachable!("handled by run_action"),
-            Action::WaitForCode { to, into } => {
+            Action::WaitForCode {
+                to, into, resend, ..
+            } => {
                 let mark = self
                     .mark
                     .clone()
                     .context("wait-for-code without an earlier note-mailbox")?;
                 let to = self.vars.render(to)?;
-                let code = self
-                    .mailbox()?
-                    .wait_code(&mark, &to, self.code_timeout)
-                    .await?;
-                tracing::info!(uid = code.uid, subject = %code.subject, "verification code received");
+                let resend = resend
+                    .as_ref()
+                    .map(|r| self.render_locator(r))
+                    .transpose()?;
+                let code = self.wait_for_code(&mark, &to, resend).await?;
+                tracing::info!(uid = code.uid, folder = %code.folder, subject = %code.subject, "verification code received");
                 let name = format!("captured.{into}");
-                self.vars.set_secret(&name, Secret::new(code.code));
+                self.vars.set_secret(&name, Secret::new(code.code.clone()));
+                // Entered next: never again in this run.
+                self.used_codes.push(code);
                 Ok(())
             }
+            Action::AskCode { prompt, into } => {
+                let prompt = self.vars.render(prompt)?;
+                let code = self
+                    .office_code
+                    .read(&prompt, self.step_started, self.code_timeout)
+                    .await?;
+                self.vars.set_secret(&format!("captured.{into}"), code);
+                Ok(())
+            }
+        }
+    }
+
+    /// The code emailed to `to` since the mark and not entered before. With `resend`, no code
+    /// by half the code timeout clicks it once and waits out the rest; a late first email still
+    /// counts (the newest code wins, and a refused one is retried by the step).
+    async fn wait_for_code(
+        &self,
+        mark: &Mark,
+        to: &str,
+        resend: Option<crate::browser::Locator>,
+    ) -> Result<VerificationCode> {
+        let mailbox = self.mailbox()?;
+        let watching = mailbox.watching().await?;
+        progress(&format!(
+            "      waiting up to {} for the code email to {to} ({watching})",
+            human(self.code_timeout)
+        ));
+        let Some(resend) = resend else {
+            return mailbox
+                .wait_newer_code(mark, to, self.code_timeout, &self.used_codes)
+                .await;
+        };
+        let half = self.code_timeout / 2;
+        match mailbox
+            .wait_newer_code(mark, to, half, &self.used_codes)
+            .await
+        {
+            Err(e) if crate::error::exit_code(&e) == Exit::VerificationCode.code() => {
+                progress(&format!(
+                    "      no code email after {}; clicking {resend} once and waiting {} more",
+                    human(half),
+                    human(self.code_timeout - half)
+                ));
+                self.browser.click(&resend, self.action_timeout).await?;
+                mailbox
+                    .wait_newer_code(mark, to, self.code_timeout - half, &self.used_codes)
+                    .await
+                    .with_context(|| format!("{resend} was clicked after {}", human(half)))
+            }
+            other => other,
         }
     }
 
@@ -386,6 +499,20 @@ impl<'a> Engine<'a> {
             },
         })
     }
+}
+
+/// The portal's words when a failed action means it refused the code the step's
+/// `wait-for-code` entered (one of its `refused` texts).
+fn refused_code(err: &anyhow::Error, wait: &Action) -> Option<String> {
+    let Action::WaitForCode { refused, .. } = wait else {
+        return None;
+    };
+    let said = crate::error::page_said(err).map(|p| p.text.clone())?;
+    let lower = said.to_lowercase();
+    refused
+        .iter()
+        .any(|r| lower.contains(&r.to_lowercase()))
+        .then_some(said)
 }
 
 /// One line on stderr, through the redactor like everything else.

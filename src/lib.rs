@@ -14,6 +14,7 @@ pub mod html;
 pub mod journal;
 pub mod logging;
 pub mod mail;
+pub mod office_code;
 pub mod report;
 pub mod secrets;
 pub mod settings;

@@ -95,6 +95,7 @@ pub struct ExistingSettings {
     pub office_password: Secret,
     pub mailbox: MailboxConfig,
     pub entitlements: Vec<String>,
+    pub office_code: crate::office_code::OfficeCode,
 }
 
 /// Everything `register` needs, checked. The mailbox is only remembered for `activate`.
@@ -274,12 +275,28 @@ pub fn mailbox(args: &MailboxArgs) -> Result<MailboxConfig> {
     if let Some(ca) = &args.imap_ca {
         check_ca_file(ca)?;
     }
-    Ok(MailboxConfig {
-        url,
-        password,
-        ca_file: args.imap_ca.clone(),
-        connect_timeout: Duration::from_secs(10),
-    })
+    let mut folders = Vec::new();
+    for folder in &args.imap_mailboxes {
+        let folder = folder.trim();
+        if folder.is_empty() || folder.contains(['\r', '\n', '"']) {
+            return Err(bad_input(format!(
+                "--imap-mailbox \"{folder}\" is not a folder name: give a folder as `mail check` \
+                 lists it, like INBOX or Cigna"
+            )));
+        }
+        if !folders.iter().any(|f: &String| f == folder) {
+            folders.push(folder.to_string());
+        }
+    }
+    let mut config = MailboxConfig::new(url, password);
+    config.ca_file = args.imap_ca.clone();
+    config.folders = folders;
+    config.poll_every = parse_duration(&args.poll_every, "--poll-every")?;
+    config.auth = match args.imap_auth {
+        crate::cli::ImapAuthArg::Login => crate::mail::ImapAuth::Login,
+        crate::cli::ImapAuthArg::Plain => crate::mail::ImapAuth::Plain,
+    };
+    Ok(config)
 }
 
 pub fn timing(args: &TimingArgs) -> Result<Timing> {
@@ -381,6 +398,10 @@ impl ExistingSettings {
             office_password,
             mailbox,
             entitlements: entitlements(&args.entitlements)?,
+            office_code: crate::office_code::OfficeCode::from_args(
+                args.office_code.office_code_file.as_deref(),
+                args.office_code.office_code_stdin,
+            )?,
         })
     }
 }

@@ -509,8 +509,11 @@
         return { status: "fail", reason: `the portal showed an error page ("${norm(t)}")`, said: norm(t), transient: true, seen: headings() };
       }
     }
+    // A refusal already shown when the last click was made (the page before a form's answer
+    // arrives, or a retry on the page that refused before) is not this click's answer.
+    const atClick = window.__cignaTextAtClick || "";
     for (const u of req.unless || []) {
-      if (text.includes(key(u))) {
+      if (text.includes(key(u)) && !atClick.includes(key(u))) {
         let said = norm(u);
         for (const el of allElements(document)) {
           const t = textOf(el);
@@ -545,7 +548,8 @@
     const t = req.target;
     switch (req.op) {
       case "expect": {
-        if (pageText().includes(key(req.text))) return { status: "ok" };
+        const text = pageText();
+        if ([req.text, ...(req.or || [])].some((t) => text.includes(key(t)))) return { status: "ok" };
         return refusal() || { status: "wait", reason: "text not on the page", seen: headings() };
       }
       case "scroll": {
@@ -578,6 +582,7 @@
         if (!enabled(el)) return { status: "wait", reason: `${describe(el)} is disabled`, seen: [] };
         // Errors already shown are not what this click will cause.
         window.__cignaErrorsAtClick = fieldErrors().map(errorKey);
+        window.__cignaTextAtClick = pageText();
         return clickReply(clickTarget(el));
       }
       case "fill": {

@@ -84,7 +84,8 @@ struct Reply {
 
 /// What a verb asks of the page script, and how the reply is finished off in Rust.
 enum Verb<'a> {
-    Expect(&'a str, &'a [String]),
+    /// A text (or one of the alternatives), unless one of the refusals shows.
+    Expect(&'a str, &'a [String], &'a [String]),
     See(&'a Locator, &'a [String]),
     Click(&'a Locator),
     Fill(&'a Locator),
@@ -99,8 +100,9 @@ enum Verb<'a> {
 impl Verb<'_> {
     fn request(&self) -> serde_json::Value {
         match self {
-            Verb::Expect(text, unless) => json!({
-                "op": "expect", "text": text, "unless": unless, "transient": TRANSIENT_ERRORS,
+            Verb::Expect(text, unless, or) => json!({
+                "op": "expect", "text": text, "or": or, "unless": unless,
+                "transient": TRANSIENT_ERRORS,
             }),
             Verb::See(l, unless) => json!({
                 "op": "see", "target": l, "unless": unless, "transient": TRANSIENT_ERRORS,
@@ -123,7 +125,10 @@ impl Verb<'_> {
     /// The verb as a person would say it, for error messages.
     fn describe(&self) -> String {
         match self {
-            Verb::Expect(text, _) => format!("see the text \"{text}\""),
+            Verb::Expect(text, _, []) => format!("see the text \"{text}\""),
+            Verb::Expect(text, _, or) => {
+                format!("see the text \"{text}\" or \"{}\"", or.join("\" or \""))
+            }
             Verb::See(l, _) => format!("see {l}"),
             Verb::Click(l) => format!("click {l}"),
             Verb::Fill(l) => format!("fill {l}"),
@@ -189,7 +194,18 @@ impl Browser {
         unless: &[String],
         timeout: Duration,
     ) -> Result<()> {
-        self.until_done(&Verb::Expect(text, unless), timeout)
+        self.expect_any(text, &[], unless, timeout).await
+    }
+
+    /// Waits until the page shows `text` or one of `or`; fails at once as `expect_text` does.
+    pub async fn expect_any(
+        &self,
+        text: &str,
+        or: &[String],
+        unless: &[String],
+        timeout: Duration,
+    ) -> Result<()> {
+        self.until_done(&Verb::Expect(text, unless, or), timeout)
             .await
             .map(drop)
     }

@@ -94,6 +94,7 @@ pub async fn run_activate(a: &Activation) -> Result<Credentials> {
                 browser: a.browser.as_deref(),
                 mailbox: a.mailbox.clone(),
                 timing: &a.timing,
+                office_code: crate::office_code::OfficeCode::Unavailable,
             },
             &mut run::no_mending,
         )

@@ -31,9 +31,13 @@ pub async fn command(args: DemoArgs) -> Result<()> {
 
     progress("starting a throwaway Dovecot mailbox…");
     let users = vec![("codes".to_string(), mailbox_password.clone())];
-    let dovecot =
-        tokio::task::spawn_blocking(move || Dovecot::start(DovecotOptions { users, idle: true }))
-            .await??;
+    let dovecot = tokio::task::spawn_blocking(move || {
+        Dovecot::start(DovecotOptions {
+            users,
+            ..DovecotOptions::default()
+        })
+    })
+    .await??;
     let mailbox = dovecot.mailbox("codes");
 
     let portal = RunningPortal::start(PortalConfig {
@@ -45,6 +49,7 @@ pub async fn command(args: DemoArgs) -> Result<()> {
         late_render_max_ms: DEFAULT_LATE_RENDER_MAX_MS,
         auto_approve_after: None,
         faults: Vec::new(),
+        office_2fa: false,
     })
     .await?;
     progress(&format!(
@@ -85,6 +90,8 @@ pub async fn command(args: DemoArgs) -> Result<()> {
                 office_password,
                 mailbox,
                 entitlements: settings::entitlements(&[])?,
+                // The bundled portal does not ask the office for a code.
+                office_code: crate::office_code::OfficeCode::Unavailable,
             })
             .await
         }

@@ -43,6 +43,14 @@ pub async fn run_existing(settings: &ExistingSettings) -> Result<Credentials> {
             ("office_user", json!(settings.office_user)),
             ("imap_url", json!(settings.mailbox.url.to_string())),
             ("imap_ca", json!(settings.mailbox.ca_file)),
+            ("imap_mailboxes", json!(settings.mailbox.folders)),
+            (
+                "imap_auth",
+                json!(match settings.mailbox.auth {
+                    crate::mail::ImapAuth::Login => "login",
+                    crate::mail::ImapAuth::Plain => "plain",
+                }),
+            ),
             ("entitlements", json!(settings.entitlements)),
         ],
     )?;
@@ -51,7 +59,10 @@ pub async fn run_existing(settings: &ExistingSettings) -> Result<Credentials> {
         &flow,
         &mut journal,
         vars,
-        Target::of(login, Some(settings.mailbox.clone())),
+        Target {
+            office_code: settings.office_code.clone(),
+            ..Target::of(login, Some(settings.mailbox.clone()))
+        },
         &mut |err, _step, vars, journal| retry.mend(err, vars, journal, &mut creds),
     )
     .await?;

@@ -38,6 +38,7 @@ pub async fn command(args: FixturePortalArgs) -> Result<()> {
                 imap_url: Some(url.clone()),
                 imap_password_file: args.imap_password_file.clone(),
                 imap_ca: args.imap_ca.clone(),
+                ..MailboxArgs::default()
             })?;
             secrets::global().register(config.password.expose());
             Some(config)
@@ -61,6 +62,7 @@ pub async fn command(args: FixturePortalArgs) -> Result<()> {
         late_render_max_ms: args.late_render_max_ms,
         auto_approve_after,
         faults,
+        office_2fa: args.office_2fa,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await

@@ -57,22 +57,21 @@ pub async fn command(command: MailCommand) -> Result<()> {
             let mailbox = Mailbox::open(config);
             mailbox.ready().await?;
             // Every message since `after` counts, not only those after this moment.
-            let mut mark = mailbox.mark().await?;
-            mark.uid_next = 1;
-            mark.at = after;
+            let mark = mailbox.mark().await?.since(after);
             let code = mailbox.wait_code(&mark, &to, timeout).await?;
             if args.json {
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&json!({
-                        "code": code.code, "uid": code.uid,
+                        "code": code.code, "folder": code.folder, "uid": code.uid,
                         "subject": code.subject, "date": code.date,
                     }))?
                 );
             } else {
                 println!("{}", code.code);
                 println!(
-                    "  uid {}, date {}, subject \"{}\"",
+                    "  {} uid {}, date {}, subject \"{}\"",
+                    code.folder,
                     code.uid,
                     code.date.as_deref().unwrap_or("?"),
                     code.subject

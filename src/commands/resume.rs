@@ -112,6 +112,10 @@ async fn go_on(r: &mut Reopened, range: std::ops::Range<usize>, with: &ContinueA
             browser: with.browser.as_deref(),
             mailbox: r.mailbox.clone(),
             timing: &timing,
+            office_code: crate::office_code::OfficeCode::from_args(
+                with.office_code.office_code_file.as_deref(),
+                with.office_code.office_code_stdin,
+            )?,
         },
         &mut |err, _step, vars, journal| retry.mend(err, vars, journal, &mut r.creds),
     )
@@ -173,6 +177,7 @@ async fn registration_exists(r: &mut Reopened, with: &ContinueArgs) -> Result<bo
             browser: with.browser.as_deref(),
             mailbox: None,
             timing: &timing,
+            office_code: crate::office_code::OfficeCode::Unavailable,
         },
         &mut run::no_mending,
     )

@@ -257,6 +257,8 @@ pub struct Target<'a> {
     pub browser: Option<&'a Path>,
     pub mailbox: Option<MailboxConfig>,
     pub timing: &'a Timing,
+    /// Where a code sent to the office comes from, if its sign-in asks for one.
+    pub office_code: crate::office_code::OfficeCode,
 }
 
 impl<'a> Target<'a> {
@@ -267,6 +269,8 @@ impl<'a> Target<'a> {
             browser: login.browser.as_deref(),
             mailbox,
             timing: &login.timing,
+            office_code: crate::office_code::OfficeCode::from_args(None, false)
+                .unwrap_or(crate::office_code::OfficeCode::Unavailable),
         }
     }
 }
@@ -352,6 +356,7 @@ pub async fn run_flow_steps(
     engine.retries = target.timing.retries;
     engine.login_page = flow.login_page.clone();
     engine.trace = target.timing.trace;
+    engine.office_code = target.office_code.clone();
     let outcome = async {
         let mut start = range.start;
         let mut reentries = 0;
@@ -481,6 +486,19 @@ pub fn remembered_mailbox(
             .and_then(|v| v.as_str())
             .map(str::to_string)
     };
+    let folders = if args.imap_mailboxes.is_empty() {
+        journal
+            .input("imap_mailboxes")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    } else {
+        args.imap_mailboxes.clone()
+    };
+    // A recorded `plain` holds unless this command asks for it again (LOGIN is the default).
+    let imap_auth = match remembered("imap_auth").as_deref() {
+        Some("plain") => crate::cli::ImapAuthArg::Plain,
+        _ => args.imap_auth,
+    };
     crate::settings::mailbox(&crate::cli::MailboxArgs {
         imap_url: args.imap_url.clone().or_else(|| remembered("imap_url")),
         imap_password_file: args.imap_password_file.clone(),
@@ -488,6 +506,9 @@ pub fn remembered_mailbox(
             .imap_ca
             .clone()
             .or_else(|| remembered("imap_ca").map(PathBuf::from)),
+        imap_mailboxes: folders,
+        imap_auth,
+        poll_every: args.poll_every.clone(),
     })
 }
 

@@ -58,6 +58,8 @@ struct RawStep {
     title: String,
     #[serde(default)]
     guide: Option<String>,
+    #[serde(default)]
+    when: Option<String>,
     actions: Vec<Spanned<RawAction>>,
 }
 
@@ -77,6 +79,7 @@ struct RawAction {
     capture: Option<String>,
     note_mailbox: Option<bool>,
     wait_for_code: Option<String>,
+    ask_code: Option<String>,
     already_created: Option<String>,
     // Arguments.
     skip_to: Option<String>,
@@ -85,6 +88,9 @@ struct RawAction {
     option: Option<String>,
     checked: Option<Vec<String>>,
     unless: Option<Vec<String>>,
+    or: Option<Vec<String>>,
+    resend: Option<RawTarget>,
+    refused: Option<Vec<String>>,
     into: Option<String>,
     secret: Option<bool>,
 }
@@ -144,6 +150,12 @@ impl RawAction {
         if self.unless.is_some() && !matches!(self.expect, Some(RawTarget::Name(_))) {
             bail!("`unless` goes with `expect = \"text\"`");
         }
+        if self.or.is_some() && !matches!(self.expect, Some(RawTarget::Name(_))) {
+            bail!("`or` goes with `expect = \"text\"`");
+        }
+        if (self.resend.is_some() || self.refused.is_some()) && self.wait_for_code.is_none() {
+            bail!("`resend` and `refused` go with `wait-for-code`");
+        }
         let verbs = [
             self.goto.is_some(),
             self.expect.is_some(),
@@ -157,13 +169,14 @@ impl RawAction {
             self.capture.is_some(),
             self.note_mailbox.is_some(),
             self.wait_for_code.is_some(),
+            self.ask_code.is_some(),
             self.already_created.is_some(),
         ];
         if verbs.iter().filter(|v| **v).count() != 1 {
             bail!(
                 "an action has exactly one verb: goto, expect, click, fill, select, check, \
                  uncheck, check-exactly, scroll-agreement, capture, note-mailbox, wait-for-code, \
-                 already-created"
+                 ask-code, already-created"
             );
         }
         let need = |v: Option<String>, key: &str, verb: &str| -> Result<String> {
@@ -187,6 +200,7 @@ impl RawAction {
                 RawTarget::Name(text) => Action::Expect {
                     text,
                     unless: self.unless.take().unwrap_or_default(),
+                    or: self.or.take().unwrap_or_default(),
                 },
                 table => Action::ExpectElement(table.resolve(Default_::Field)?),
             }
@@ -230,6 +244,16 @@ impl RawAction {
             Action::WaitForCode {
                 to,
                 into: into_name(self.into, "wait-for-code")?,
+                resend: self
+                    .resend
+                    .map(|t| t.resolve(Default_::Clickable))
+                    .transpose()?,
+                refused: self.refused.unwrap_or_default(),
+            }
+        } else if let Some(prompt) = self.ask_code {
+            Action::AskCode {
+                prompt,
+                into: into_name(self.into, "ask-code")?,
             }
         } else if let Some(text) = self.already_created {
             Action::AlreadyCreated {
@@ -352,6 +376,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Flow> {
             id,
             title: raw_step.title,
             guide: raw_step.guide,
+            when: raw_step.when,
             actions,
         });
     }
@@ -407,6 +432,7 @@ mod tests {
             ids,
             [
                 "office-login",
+                "office-verification",
                 "check-existing-user",
                 "open-add-user",
                 "fill-user-info",
@@ -448,7 +474,8 @@ mod tests {
             activate.steps[0].actions.last(),
             Some(&Action::Expect {
                 text: "Verify Your Identity".into(),
-                unless: vec!["pending approval".into()]
+                unless: vec!["pending approval".into()],
+                or: vec![],
             })
         );
     }

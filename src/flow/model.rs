@@ -21,6 +21,9 @@ pub struct Step {
     pub title: String,
     /// Which step of the setup guide this is.
     pub guide: Option<String>,
+    /// Run only when the page shows this text (a page the portal shows only sometimes, like
+    /// the office's own identity check); otherwise the step is recorded as skipped.
+    pub when: Option<String>,
     pub actions: Vec<Action>,
 }
 
@@ -34,6 +37,9 @@ pub enum Action {
     Expect {
         text: String,
         unless: Vec<String>,
+        /// Texts that do as well as `text` (a page that may come first, handled by the next
+        /// step's `when`).
+        or: Vec<String>,
     },
     /// Wait until the page shows this element (visible, exactly one).
     ExpectElement(Locator),
@@ -64,9 +70,20 @@ pub enum Action {
     },
     /// Note where the mailbox stands, just before the click that sends a code.
     NoteMailbox,
-    /// Wait for the code emailed to `to` since the note, into `captured.<into>`.
+    /// Wait for the code emailed to `to` since the note, into `captured.<into>`. With `resend`:
+    /// no code by half the code timeout → click it once and keep waiting. With `refused`: when
+    /// a later action of the step fails because the page says one of these, wait for a newer
+    /// code and do the rest of the step again, once.
     WaitForCode {
         to: String,
+        into: String,
+        resend: Option<Locator>,
+        refused: Vec<String>,
+    },
+    /// Ask the person running the tool for a code sent to them (the office's own sign-in
+    /// check): prompt on a terminal, else read `--office-code-file` or stdin.
+    AskCode {
+        prompt: String,
         into: String,
     },
     /// A rerun must not create what an earlier attempt created: when the page shows `text`
@@ -90,9 +107,10 @@ impl Action {
         }
         match self {
             Action::Goto(s) => vec![s],
-            Action::Expect { text, unless } => {
+            Action::Expect { text, unless, or } => {
                 let mut v = vec![text.as_str()];
                 v.extend(unless.iter().map(String::as_str));
+                v.extend(or.iter().map(String::as_str));
                 v
             }
             Action::Click(l) | Action::Check(l) | Action::Uncheck(l) | Action::ExpectElement(l) => {
@@ -105,7 +123,18 @@ impl Action {
             }
             Action::CheckExactly { checked, .. } => checked.iter().map(String::as_str).collect(),
             Action::Capture { label, .. } => vec![label],
-            Action::WaitForCode { to, .. } => vec![to],
+            Action::WaitForCode {
+                to,
+                resend,
+                refused,
+                ..
+            } => {
+                let mut v = vec![to.as_str()];
+                v.extend(resend.iter().flat_map(loc));
+                v.extend(refused.iter().map(String::as_str));
+                v
+            }
+            Action::AskCode { prompt, .. } => vec![prompt],
             Action::AlreadyCreated { text, .. } => vec![text],
             Action::ScrollAgreement | Action::NoteMailbox => vec![],
         }
@@ -114,9 +143,9 @@ impl Action {
     /// The variable this action sets, if any.
     pub fn output(&self) -> Option<String> {
         match self {
-            Action::Capture { into, .. } | Action::WaitForCode { into, .. } => {
-                Some(format!("captured.{into}"))
-            }
+            Action::Capture { into, .. }
+            | Action::WaitForCode { into, .. }
+            | Action::AskCode { into, .. } => Some(format!("captured.{into}")),
             _ => None,
         }
     }
@@ -125,7 +154,10 @@ impl Action {
     pub fn describe(&self) -> String {
         match self {
             Action::Goto(u) => format!("go to {u}"),
-            Action::Expect { text, .. } => format!("expect \"{text}\""),
+            Action::Expect { text, or, .. } if or.is_empty() => format!("expect \"{text}\""),
+            Action::Expect { text, or, .. } => {
+                format!("expect \"{text}\" or \"{}\"", or.join("\" or \""))
+            }
             Action::ExpectElement(l) => format!("expect {l}"),
             Action::Click(l) => format!("click {l}"),
             Action::Fill { target, .. } => format!("fill {target}"),
@@ -139,6 +171,7 @@ impl Action {
             Action::Capture { label, .. } => format!("read the value next to \"{label}\""),
             Action::NoteMailbox => "note the mailbox's position".into(),
             Action::WaitForCode { to, .. } => format!("wait for the code emailed to {to}"),
+            Action::AskCode { .. } => "ask for the code sent to the office".into(),
             Action::AlreadyCreated { text, skip_to, .. } => {
                 format!("if \"{text}\" is listed already, go on at {skip_to}")
             }

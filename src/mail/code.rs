@@ -14,6 +14,8 @@ pub struct ParsedMessage {
     pub subject: String,
     /// The Date header as the sender wrote it.
     pub date: Option<String>,
+    /// The Date header in Unix seconds, when it parses.
+    pub sent: Option<i64>,
     /// The 6-digit code, when the message carries exactly one.
     pub code: Option<String>,
 }
@@ -43,6 +45,9 @@ pub fn parse_message(raw: &[u8]) -> anyhow::Result<ParsedMessage> {
         to,
         subject: headers.get_first_value("Subject").unwrap_or_default(),
         date: headers.get_first_value("Date"),
+        sent: headers
+            .get_first_value("Date")
+            .and_then(|d| mailparse::dateparse(&d).ok()),
         code: code_of(&mail),
     })
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use imap::extensions::idle::SetReadTimeout;
 
-use super::{MailboxConfig, MailboxUrl, Security};
+use super::{ImapAuth, MailboxConfig, MailboxUrl, Security};
 use crate::error::{bad_input, environment};
 
 /// The longest a single server reply may take before the connection counts as dead. IDLE waits
@@ -116,22 +116,52 @@ pub(crate) fn login(config: &MailboxConfig) -> anyhow::Result<Session> {
         }
     };
 
-    stream
-        .login(&url.user, config.password.expose())
-        .map_err(|(e, _client)| match e {
-            imap::Error::No(text) | imap::Error::Bad(text) => environment(format!(
-                "the mailbox {url} refused the login of `{}`: {}. Check the IMAP password \
-                 (CIGNA_IMAP_PASSWORD or --imap-password-file) and the user in --imap-url",
-                url.user,
-                text.trim().trim_end_matches('.')
-            )),
-            imap::Error::Validate(_) => environment(format!(
-                "the IMAP user or password for {url} contains a line break, which IMAP LOGIN cannot \
-                 send: check CIGNA_IMAP_PASSWORD or --imap-password-file (a trailing newline in the \
-                 file is fine, an inner one is not)"
-            )),
-            other => unreachable_server(url, &format!("the login failed: {other}")),
-        })
+    let refused = |e: imap::Error| match e {
+        imap::Error::No(text) | imap::Error::Bad(text) => environment(format!(
+            "the mailbox {url} refused the login of `{}`: {}. Check the IMAP password \
+             (CIGNA_IMAP_PASSWORD or --imap-password-file) and the user in --imap-url{}",
+            url.user,
+            text.trim().trim_end_matches('.'),
+            match config.auth {
+                ImapAuth::Login => "; a server that disables LOGIN needs --imap-auth plain",
+                ImapAuth::Plain => "",
+            }
+        )),
+        imap::Error::Validate(_) => environment(format!(
+            "the IMAP user or password for {url} contains a line break, which IMAP LOGIN cannot \
+             send: check CIGNA_IMAP_PASSWORD or --imap-password-file (a trailing newline in the \
+             file is fine, an inner one is not), or use --imap-auth plain"
+        )),
+        other => unreachable_server(url, &format!("the login failed: {other}")),
+    };
+    match config.auth {
+        ImapAuth::Login => stream
+            .login(&url.user, config.password.expose())
+            .map_err(|(e, _client)| refused(e)),
+        ImapAuth::Plain => stream
+            .authenticate(
+                "PLAIN",
+                &Plain {
+                    user: &url.user,
+                    password: config.password.expose(),
+                },
+            )
+            .map_err(|(e, _client)| refused(e)),
+    }
+}
+
+/// SASL PLAIN (RFC 4616): authorization identity empty, then user and password, NUL-separated.
+struct Plain<'a> {
+    user: &'a str,
+    password: &'a str,
+}
+
+impl imap::Authenticator for Plain<'_> {
+    type Response = Vec<u8>;
+
+    fn process(&self, _challenge: &[u8]) -> Vec<u8> {
+        format!("\0{}\0{}", self.user, self.password).into_bytes()
+    }
 }
 
 /// Connects, logs in and selects the mailbox; returns the session and whether it has IDLE.
@@ -424,12 +454,11 @@ mod tests {
             }
             heard
         });
-        let config = MailboxConfig {
-            url: format!("imap://u@127.0.0.1:{port}/INBOX").parse().unwrap(),
-            password: Secret::new("pw"),
-            ca_file: None,
-            connect_timeout: Duration::from_secs(2),
-        };
+        let mut config = MailboxConfig::new(
+            format!("imap://u@127.0.0.1:{port}/INBOX").parse().unwrap(),
+            Secret::new("pw"),
+        );
+        config.connect_timeout = Duration::from_secs(2);
         login(&config).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(
             server.join().unwrap(),

@@ -6,27 +6,38 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::{MailboxUrl, Mark, ParsedMessage, VerificationCode, PORTAL_SENDER};
+use super::{
+    FolderMark, MailboxUrl, ParsedMessage, VerificationCode, CODE_LIFETIME, PORTAL_SENDER,
+};
 
 /// Clock-skew allowance between this machine and the mail server for the arrival-time check.
 pub(crate) const CLOCK_SKEW_SECS: i64 = 60;
 
-/// What is wanted: the portal's email to one address, arrived after the mark.
+/// What is wanted: the portal's email to one address, arrived after the mark, with a code that
+/// is still valid and was not entered before.
+#[derive(Debug, Clone)]
 pub(crate) struct Wanted {
     pub to: String,
     /// Oldest acceptable INTERNALDATE, in Unix seconds.
     pub not_before: i64,
+    /// A message sent or arrived before this (Unix seconds) carries an expired code.
+    pub expired_before: i64,
+    /// Codes entered already in this run: never entered again.
+    pub used: Vec<String>,
 }
 
 impl Wanted {
-    pub fn new(to: &str, mark: &Mark) -> Wanted {
+    pub fn new(to: &str, at: time::OffsetDateTime) -> Wanted {
         // INTERNALDATE has whole seconds and the server's clock; the mark is ours, with
         // nanoseconds. Comparing at second resolution with a skew allowance keeps the real
         // email; the UID mark (taken before the click) is what guarantees the order, so this
         // check only has to keep out messages that are clearly older.
         Wanted {
             to: to.trim().to_ascii_lowercase(),
-            not_before: mark.at.unix_timestamp() - CLOCK_SKEW_SECS,
+            not_before: at.unix_timestamp() - CLOCK_SKEW_SECS,
+            expired_before: time::OffsetDateTime::now_utc().unix_timestamp()
+                - CODE_LIFETIME.as_secs() as i64,
+            used: Vec::new(),
         }
     }
 }
@@ -48,7 +59,9 @@ pub(crate) enum Verdict {
     OtherSender,
     OtherRecipient,
     TooOld,
+    Expired,
     NoCode,
+    Used,
 }
 
 impl Arrival {
@@ -66,16 +79,31 @@ impl Arrival {
             Verdict::OtherRecipient
         } else if self.arrived.is_some_and(|t| t < wanted.not_before) {
             Verdict::TooOld
-        } else if message.code.is_none() {
-            Verdict::NoCode
+        } else if self
+            .arrived
+            .into_iter()
+            .chain(message.sent)
+            .any(|t| t < wanted.expired_before)
+        {
+            Verdict::Expired
+        } else if let Some(code) = &message.code {
+            if wanted.used.contains(code) {
+                Verdict::Used
+            } else {
+                Verdict::Match
+            }
         } else {
-            Verdict::Match
+            Verdict::NoCode
         }
     }
 }
 
 /// The newest matching arrival, as a code.
-pub(crate) fn best(seen: &BTreeMap<u32, Arrival>, wanted: &Wanted) -> Option<VerificationCode> {
+pub(crate) fn best(
+    seen: &BTreeMap<u32, Arrival>,
+    wanted: &Wanted,
+    folder: &str,
+) -> Option<VerificationCode> {
     seen.values()
         .rev()
         .find(|a| a.verdict(wanted) == Verdict::Match)
@@ -83,9 +111,11 @@ pub(crate) fn best(seen: &BTreeMap<u32, Arrival>, wanted: &Wanted) -> Option<Ver
             let message = a.message.as_ref()?;
             Some(VerificationCode {
                 code: message.code.clone()?,
+                folder: folder.to_string(),
                 uid: a.uid,
                 subject: message.subject.clone(),
                 date: message.date.clone(),
+                arrived: a.arrived,
             })
         })
 }
@@ -98,7 +128,8 @@ const LISTED: usize = 12;
 pub(crate) fn timeout_message(
     seen: &BTreeMap<u32, Arrival>,
     wanted: &Wanted,
-    mark: &Mark,
+    mark: &FolderMark,
+    at: time::OffsetDateTime,
     url: &MailboxUrl,
     waited: Duration,
 ) -> String {
@@ -107,8 +138,7 @@ pub(crate) fn timeout_message(
         wanted.to,
         waited.as_secs()
     );
-    let since = mark
-        .at
+    let since = at
         .format(&time::macros::format_description!(
             "[hour]:[minute]:[second] UTC"
         ))
@@ -175,7 +205,9 @@ fn describe(arrival: &Arrival, wanted: &Wanted) -> String {
         }
         Verdict::OtherRecipient => format!("no code, and not for {}", wanted.to),
         Verdict::TooOld => "arrived before the code was requested".to_string(),
+        Verdict::Expired => "sent more than 24 hours ago: its code has expired".to_string(),
         Verdict::NoCode => "no 6-digit code found in it".to_string(),
+        Verdict::Used => "a code this run entered already".to_string(),
     };
     format!("{who}: {why}")
 }
@@ -184,12 +216,17 @@ fn describe(arrival: &Arrival, wanted: &Wanted) -> String {
 mod tests {
     use super::*;
 
-    fn mark() -> Mark {
-        Mark {
+    fn mark() -> FolderMark {
+        FolderMark {
+            folder: "INBOX".into(),
             uid_validity: 7,
             uid_next: 10,
-            at: time::macros::datetime!(2026-01-21 15:14:07.900 UTC),
         }
+    }
+
+    fn marked_at() -> time::OffsetDateTime {
+        // Today, so the messages' codes have not expired.
+        time::OffsetDateTime::now_utc().replace_time(time::macros::time!(15:14:07.900))
     }
 
     fn arrival(uid: u32, from: &str, to: &str, arrived: i64, code: Option<&str>) -> Arrival {
@@ -201,6 +238,7 @@ mod tests {
                 to: vec![to.into()],
                 subject: super::super::PORTAL_SUBJECT.into(),
                 date: None,
+                sent: None,
                 code: code.map(Into::into),
             }),
         }
@@ -209,8 +247,8 @@ mod tests {
     #[test]
     fn picks_the_newest_match_and_explains_the_rest() {
         let mark = mark();
-        let at = mark.at.unix_timestamp();
-        let wanted = Wanted::new(" Office.Admin@zuub.com ", &mark);
+        let at = marked_at().unix_timestamp();
+        let wanted = Wanted::new(" Office.Admin@zuub.com ", marked_at());
         let mut seen = BTreeMap::new();
         for a in [
             arrival(10, PORTAL_SENDER, "other@zuub.com", at, Some("111111")),
@@ -232,9 +270,16 @@ mod tests {
         ] {
             seen.insert(a.uid, a);
         }
-        assert!(best(&seen, &wanted).is_none());
+        assert!(best(&seen, &wanted, "INBOX").is_none());
         let url: MailboxUrl = "imaps://codes@zuub.com@127.0.0.1:993".parse().unwrap();
-        let message = timeout_message(&seen, &wanted, &mark, &url, Duration::from_secs(2));
+        let message = timeout_message(
+            &seen,
+            &wanted,
+            &mark,
+            marked_at(),
+            &url,
+            Duration::from_secs(2),
+        );
         for part in [
             "no verification code for office.admin@zuub.com",
             "within 2s",
@@ -272,21 +317,61 @@ mod tests {
                 Some("555555"),
             ),
         );
-        assert_eq!(best(&seen, &wanted).unwrap().code, "555555");
+        assert_eq!(best(&seen, &wanted, "INBOX").unwrap().code, "555555");
         seen.remove(&15);
-        let found = best(&seen, &wanted).unwrap();
+        let found = best(&seen, &wanted, "INBOX").unwrap();
         assert_eq!((found.code.as_str(), found.uid), ("444444", 14));
+    }
+
+    #[test]
+    fn a_used_code_and_an_expired_one_are_never_picked() {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut wanted = Wanted::new("office.admin@zuub.com", time::OffsetDateTime::UNIX_EPOCH);
+        let to = "office.admin@zuub.com";
+        let mut seen = BTreeMap::new();
+        seen.insert(
+            20,
+            arrival(20, PORTAL_SENDER, to, now - 25 * 3600, Some("121212")),
+        );
+        assert!(best(&seen, &wanted, "INBOX").is_none(), "arrived 25 h ago");
+        let mut sent_long_ago = arrival(21, PORTAL_SENDER, to, now, Some("343434"));
+        sent_long_ago.message.as_mut().unwrap().sent = Some(now - 2 * 24 * 3600);
+        seen.insert(21, sent_long_ago);
+        assert!(best(&seen, &wanted, "INBOX").is_none(), "sent two days ago");
+        seen.insert(22, arrival(22, PORTAL_SENDER, to, now, Some("565656")));
+        seen.insert(23, arrival(23, PORTAL_SENDER, to, now, Some("787878")));
+        assert_eq!(best(&seen, &wanted, "INBOX").unwrap().code, "787878");
+        wanted.used.push("787878".into());
+        assert_eq!(best(&seen, &wanted, "INBOX").unwrap().code, "565656");
+        let url: MailboxUrl = "imaps://codes@127.0.0.1".parse().unwrap();
+        let message = timeout_message(
+            &seen,
+            &Wanted {
+                used: vec!["565656".into(), "787878".into()],
+                ..wanted
+            },
+            &mark(),
+            time::OffsetDateTime::now_utc(),
+            &url,
+            Duration::from_secs(9),
+        );
+        assert!(message.contains("UID 20: from no-reply@cignaforhcp.cigna.com to office.admin@zuub.com: sent more than 24 hours ago"), "{message}");
+        assert!(message.contains("UID 21: ") && message.contains("UID 23: from no-reply@cignaforhcp.cigna.com to office.admin@zuub.com: a code this run entered already"), "{message}");
+        for code in ["121212", "343434", "565656", "787878"] {
+            assert!(!message.contains(code), "{message}");
+        }
     }
 
     #[test]
     fn nothing_arrived() {
         let mark = mark();
-        let wanted = Wanted::new("office.admin@zuub.com", &mark);
+        let wanted = Wanted::new("office.admin@zuub.com", marked_at());
         let url: MailboxUrl = "imaps://codes@zuub.com@127.0.0.1:993".parse().unwrap();
         let message = timeout_message(
             &BTreeMap::new(),
             &wanted,
             &mark,
+            marked_at(),
             &url,
             Duration::from_secs(90),
         );

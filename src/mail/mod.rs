@@ -5,6 +5,7 @@
 mod check;
 pub mod code;
 mod connect;
+mod folder;
 mod mailbox;
 mod matching;
 mod url;
@@ -14,13 +15,30 @@ use std::time::Duration;
 
 pub use check::{check, MailboxCheck};
 pub use code::{extract_code, parse_message, ParsedMessage};
-pub use mailbox::{append, probe, Mailbox};
+pub use folder::{append, probe, Appender};
+pub use mailbox::Mailbox;
 pub use url::{MailboxUrl, Security};
 
 use crate::secrets::Secret;
 
 pub const PORTAL_SENDER: &str = "no-reply@cignaforhcp.cigna.com";
 pub const PORTAL_SUBJECT: &str = "Your Cigna for HCP verification code";
+/// How long the portal's codes are valid ("Codes expire after 24hr"): an older one is never
+/// entered.
+pub const CODE_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+/// Between searches when the server has no IDLE (`--poll-every`).
+pub const DEFAULT_POLL_EVERY: Duration = Duration::from_secs(2);
+
+/// How the mailbox login is sent (`--imap-auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ImapAuth {
+    /// The IMAP LOGIN command.
+    #[default]
+    Login,
+    /// AUTHENTICATE PLAIN (SASL), for servers that disable LOGIN or passwords LOGIN cannot
+    /// quote.
+    Plain,
+}
 
 /// Everything needed to reach the mailbox.
 #[derive(Clone)]
@@ -30,6 +48,44 @@ pub struct MailboxConfig {
     /// A PEM file of extra trusted CA certificates (`--imap-ca`).
     pub ca_file: Option<PathBuf>,
     pub connect_timeout: Duration,
+    /// The folders watched for the code (`--imap-mailbox`, repeatable); empty: the URL's
+    /// /MAILBOX (INBOX by default).
+    pub folders: Vec<String>,
+    /// Between searches when the server offers no IDLE.
+    pub poll_every: Duration,
+    pub auth: ImapAuth,
+}
+
+impl MailboxConfig {
+    /// The URL's user and host, with defaults for the rest: one folder, LOGIN, polls every 2 s.
+    pub fn new(url: MailboxUrl, password: Secret) -> MailboxConfig {
+        MailboxConfig {
+            url,
+            password,
+            ca_file: None,
+            connect_timeout: Duration::from_secs(10),
+            folders: Vec::new(),
+            poll_every: DEFAULT_POLL_EVERY,
+            auth: ImapAuth::Login,
+        }
+    }
+
+    /// The folders watched, in the order given.
+    pub fn folder_names(&self) -> Vec<String> {
+        if self.folders.is_empty() {
+            vec![self.url.mailbox.clone()]
+        } else {
+            self.folders.clone()
+        }
+    }
+
+    /// This config narrowed to one folder: what one folder session connects with.
+    pub(crate) fn for_folder(&self, folder: &str) -> MailboxConfig {
+        let mut config = self.clone();
+        config.url.mailbox = folder.to_string();
+        config.folders = vec![folder.to_string()];
+        config
+    }
 }
 
 impl std::fmt::Debug for MailboxConfig {
@@ -39,16 +95,37 @@ impl std::fmt::Debug for MailboxConfig {
             .field("password", &self.password)
             .field("ca_file", &self.ca_file)
             .field("connect_timeout", &self.connect_timeout)
+            .field("folders", &self.folders)
+            .field("poll_every", &self.poll_every)
+            .field("auth", &self.auth)
             .finish()
     }
 }
 
-/// Where the mailbox stood just before "Send Verification Code" was clicked.
+/// Where the mailbox stood just before "Send Verification Code" was clicked: the time, and
+/// where each watched folder's next message will go.
 #[derive(Debug, Clone)]
 pub struct Mark {
+    pub at: time::OffsetDateTime,
+    pub folders: Vec<FolderMark>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderMark {
+    pub folder: String,
     pub uid_validity: u32,
     pub uid_next: u32,
-    pub at: time::OffsetDateTime,
+}
+
+impl Mark {
+    /// Every message since `at` counts, whatever its UID.
+    pub fn since(mut self, at: time::OffsetDateTime) -> Mark {
+        self.at = at;
+        for folder in &mut self.folders {
+            folder.uid_next = 1;
+        }
+        self
+    }
 }
 
 /// The code found, and which message carried it. `Debug` hides the code: it is a secret until
@@ -56,18 +133,24 @@ pub struct Mark {
 #[derive(Clone)]
 pub struct VerificationCode {
     pub code: String,
+    /// The folder the message is in, and its UID there.
+    pub folder: String,
     pub uid: u32,
     pub subject: String,
     pub date: Option<String>,
+    /// INTERNALDATE in Unix seconds.
+    pub arrived: Option<i64>,
 }
 
 impl std::fmt::Debug for VerificationCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VerificationCode")
             .field("code", &"[redacted]")
+            .field("folder", &self.folder)
             .field("uid", &self.uid)
             .field("subject", &self.subject)
             .field("date", &self.date)
+            .field("arrived", &self.arrived)
             .finish()
     }
 }

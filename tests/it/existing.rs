@@ -284,3 +284,71 @@ async fn ctrl_c_mid_flow_exits_130_closes_the_browser_and_keeps_the_run() {
     assert!(text.contains("\"status\": \"failed\""), "{text}");
     assert!(journal.parent().unwrap().join("secrets.json").exists());
 }
+
+/// The office's own sign-in asks to verify its identity: the code goes to the office, and the
+/// person running the tool gives it on stdin (`--office-code-stdin`). The run ends active.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_office_code_given_on_stdin_lets_the_run_finish() {
+    use tokio::io::AsyncWriteExt;
+
+    let world = World::start_with_office_2fa().await;
+    let email = "office2fa.123456789@codes.zuub.test";
+    let mut child = world
+        .existing(email)
+        .arg("--office-code-stdin")
+        .spawn_with_stdin();
+    // The office reads its email: the code shows up once the portal sent it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let code = loop {
+        if let Some(code) = world.portal.state_json()["office_code"].as_str() {
+            break code.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the portal never sent the office a code"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{code}\n").as_bytes())
+        .await
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("office-verification ok"), "{stderr}");
+    assert!(
+        !stderr.contains(&code),
+        "the office's code is shown:\n{stderr}"
+    );
+    assert_eq!(world.portal.state_json()["office_codes_sent"], 1);
+    let users = world.users();
+    assert_eq!(users.len(), 1, "{users:?}");
+    assert_eq!(users[0]["status"], "active");
+}
+
+/// Without a terminal and without --office-code-file/--office-code-stdin, a portal asking for
+/// the office's code stops the run with exit 4 and says how to give it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_office_code_with_no_way_to_ask_stops_saying_how() {
+    let world = World::start_with_office_2fa().await;
+    let out = world
+        .existing("office2fa.123456789@codes.zuub.test")
+        .run()
+        .await;
+    out.assert_code(4);
+    for part in [
+        "office-verification FAILED",
+        "--office-code-file FILE",
+        "--office-code-stdin",
+    ] {
+        assert!(
+            out.stderr.contains(part),
+            "{part:?} not in:\n{}",
+            out.stderr
+        );
+    }
+    assert!(world.users().is_empty(), "nothing was created");
+}

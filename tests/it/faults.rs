@@ -48,19 +48,69 @@ async fn an_expired_session_is_signed_in_again_and_the_run_goes_on() {
     assert_one_active_user(&world, email);
 }
 
+/// The first code email is lost: at half the code timeout the run clicks "Resend code" once,
+/// and the resent code finishes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dropped_code_email_is_recovered_by_resume() {
+async fn a_dropped_code_email_is_resent_and_the_run_ends_active() {
     let world = World::start_with_faults(vec![Fault::DropFirstEmail]).await;
     let email = "dropped.123456789@codes.zuub.test";
     let out = world
         .existing(email)
+        .flag("--code-timeout", "8s")
+        .run()
+        .await;
+    out.assert_code(0);
+    assert!(
+        out.stderr
+            .contains("no code email after 4.0s; clicking the button or link \"Resend code\" once"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(world.portal.state_json()["codes_sent"], 2);
+    assert_one_active_user(&world, email);
+}
+
+/// The portal refuses the first code (superseded by a newer one): the run waits for the newer
+/// email, enters that code, and ends active; the refused code is never entered again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_code_is_retried_with_a_newer_one() {
+    let world = World::start_with_faults(vec![Fault::StaleCode]).await;
+    let email = "stale.123456789@codes.zuub.test";
+    let out = world.existing(email).run().await;
+    out.assert_code(0);
+    assert!(
+        out.stderr
+            .contains("the portal refused the code (\"The verification code you entered is incorrect. Please try again.\")"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(world.portal.state_json()["codes_superseded"], 1);
+    assert_one_active_user(&world, email);
+}
+
+/// Both code emails lost (the resend's too): the run stops with exit 4 after the whole code
+/// timeout, having resent once, and `resume` finishes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_that_never_comes_stops_the_run_and_resume_finishes_it() {
+    let world = World::start(None).await;
+    let email = "never.123456789@codes.zuub.test";
+    // The spare mailbox never receives anything.
+    let out = world
+        .existing_with_mailbox(email, &world.dovecot.imaps_url("spare"))
         .flag("--code-timeout", "3s")
         .run()
         .await;
     out.assert_code(4);
+    assert!(
+        out.stderr
+            .contains("\"Resend code\" was clicked after 1.5s"),
+        "{}",
+        out.stderr
+    );
     let id = run_id(&out);
     let out = Cli::new("resume")
         .arg(&id)
+        .flag("--imap-url", world.dovecot.imaps_url("codes"))
         .path_flag("--runs-dir", world.runs.path())
         .env("CIGNA_OFFICE_PASSWORD", OFFICE_PASSWORD)
         .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD)

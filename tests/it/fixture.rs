@@ -382,9 +382,12 @@ async fn state_starts_empty_in_the_documented_shape() {
             "registrations": [],
             "codes_sent": 0,
             "duplicate_creations": 0,
+            "office_code": null,
+            "office_codes_sent": 0,
             "faults": [],
             "server_errors": 0,
             "sessions_expired": 0,
+            "codes_superseded": 0,
         })
     );
     assert_eq!(portal.state_json(), state);
@@ -665,7 +668,11 @@ async fn code_emails_reach_the_mailbox_among_decoys() {
             .unwrap_or_else(|e| panic!("round {round}: {e:#}"));
         assert_eq!(found.code, last_code(&portal), "round {round}");
         assert_ne!(found.code, older.code);
-        assert_eq!(found.uid, mark.uid_next + 1, "the decoy landed first");
+        assert_eq!(
+            found.uid,
+            mark.folders[0].uid_next + 1,
+            "the decoy landed first"
+        );
     }
     portal.stop().await.unwrap();
     drop(dovecot);
@@ -1136,6 +1143,7 @@ async fn registrations_approve_themselves_after_the_configured_delay() {
 async fn portal_with(faults: &[Fault]) -> RunningPortal {
     RunningPortal::start(PortalConfig {
         faults: faults.to_vec(),
+        office_2fa: false,
         ..config()
     })
     .await
@@ -1354,6 +1362,7 @@ async fn drop_first_email_loses_the_first_code_email_and_delivers_the_resend() {
     let portal = RunningPortal::start(PortalConfig {
         mailbox: Some(mailbox_config.clone()),
         faults: vec![Fault::DropFirstEmail],
+        office_2fa: false,
         ..config()
     })
     .await
@@ -1374,7 +1383,7 @@ async fn drop_first_email_loses_the_first_code_email_and_delivers_the_resend() {
     assert_redirect(&c.post("/verify/send", &[]).await, "/verify");
     portal.emails_delivered().await;
     let after = mailbox.mark().await.unwrap();
-    assert_eq!(after.uid_next, before.uid_next, "nothing was delivered");
+    assert_eq!(after.folders, before.folders, "nothing was delivered");
     let dropped = last_code(&portal);
     assert_eq!(portal.state_json()["codes_sent"], 1);
 
@@ -1386,7 +1395,11 @@ async fn drop_first_email_loses_the_first_code_email_and_delivers_the_resend() {
         .unwrap_or_else(|e| panic!("the resent code: {e:#}"));
     assert_eq!(found.code, last_code(&portal));
     assert_ne!(found.code, dropped);
-    assert_eq!(found.uid, after.uid_next + 1, "the decoy landed first");
+    assert_eq!(
+        found.uid,
+        after.folders[0].uid_next + 1,
+        "the decoy landed first"
+    );
     assert_redirect(
         &c.post("/verify", &[("verificationCode", &found.code)])
             .await,
@@ -1444,7 +1457,7 @@ async fn the_fault_flag_takes_the_modes_and_refuses_others() {
     out.assert_code(2);
     for said in [
         "\"no-such-fault\"",
-        "slow, flaky500, session-expire, drop-first-email, late-email",
+        "slow, flaky500, session-expire, drop-first-email, late-email, stale-code",
     ] {
         assert!(out.stderr.contains(said), "{said} in:\n{}", out.stderr);
     }

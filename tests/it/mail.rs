@@ -3,12 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use cigna_setup::dovecot::Dovecot;
+use cigna_setup::dovecot::{Dovecot, DovecotOptions};
 use cigna_setup::error::exit_code;
-use cigna_setup::mail::{append, Mailbox, MailboxConfig, MailboxUrl, PORTAL_SENDER};
+use cigna_setup::mail::{
+    append, ImapAuth, Mailbox, MailboxConfig, MailboxUrl, Mark, PORTAL_SENDER,
+};
 use cigna_setup::secrets::Secret;
 
-use crate::support::dovecot::{code_email, start, MAILBOX_PASSWORD, MAILBOX_USER};
+use crate::support::dovecot::{code_email, recorded_email, start, MAILBOX_PASSWORD, MAILBOX_USER};
 
 const OFFICE: &str = "office.admin@zuub.com";
 const OTHER_OFFICE: &str = "front.desk@smiles.example";
@@ -53,15 +55,21 @@ fn no_code_email(to: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A mailbox session, ready, and its mark.
+async fn open_marked(config: &MailboxConfig) -> (Mailbox, Mark) {
+    let mailbox = Mailbox::open(config.clone());
+    mailbox.ready().await.unwrap();
+    let mark = mailbox.mark().await.unwrap();
+    (mailbox, mark)
+}
+
 /// Opens, waits for ready, marks; then delivers `messages` while waiting for OFFICE's code.
 async fn deliver_and_wait(
     config: MailboxConfig,
     deliverer: &MailboxConfig,
     messages: Vec<Vec<u8>>,
 ) -> String {
-    let mailbox = Mailbox::open(config);
-    mailbox.ready().await.unwrap();
-    let mark = mailbox.mark().await.unwrap();
+    let (mailbox, mark) = open_marked(&config).await;
     let (found, delivered) = tokio::join!(
         async {
             let found = mailbox
@@ -157,14 +165,13 @@ async fn unreachable_port_is_an_environment_error() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let config = MailboxConfig {
-        url: format!("imaps://{MAILBOX_USER}@127.0.0.1:{port}/INBOX")
+    let mut config = MailboxConfig::new(
+        format!("imaps://{MAILBOX_USER}@127.0.0.1:{port}/INBOX")
             .parse()
             .unwrap(),
-        password: Secret::new(MAILBOX_PASSWORD),
-        ca_file: None,
-        connect_timeout: Duration::from_secs(2),
-    };
+        Secret::new(MAILBOX_PASSWORD),
+    );
+    config.connect_timeout = Duration::from_secs(2);
     let mailbox = Mailbox::open(config.clone());
     let err = mailbox.ready().await.expect_err("nothing listens there");
     let message = format!("{err:#}");
@@ -193,9 +200,7 @@ async fn untrusted_certificate_is_an_environment_error_naming_imap_ca() {
 async fn timeout_with_only_decoys_says_what_was_seen() {
     let dovecot = dovecot(true).await;
     let config = dovecot.mailbox(MAILBOX_USER);
-    let mailbox = Mailbox::open(config.clone());
-    mailbox.ready().await.unwrap();
-    let mark = mailbox.mark().await.unwrap();
+    let (mailbox, mark) = open_marked(&config).await;
     deliver(
         &config,
         vec![
@@ -272,4 +277,225 @@ async fn dovecot_stops_and_cleans_up_on_drop() {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "port {port} still accepts connections"
     );
+}
+
+/// A portal email whose only part is HTML, base64-encoded, with the code split across elements.
+fn base64_html_email(to: &str, code: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let (head, tail) = code.split_at(2);
+    let html = format!(
+        "<html><body><p>Your code:</p><div><b>{head}</b><i>{}</i><span>{}</span></div>\
+         <p>Reference 20260125</p></body></html>",
+        &tail[..2],
+        &tail[2..]
+    );
+    let body = base64::engine::general_purpose::STANDARD.encode(html);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "From: Cigna for HCP <{PORTAL_SENDER}>\r\nTo: {to}\r\nSubject: {}\r\nDate: {}\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+        cigna_setup::mail::PORTAL_SUBJECT,
+        crate::support::dovecot::rfc2822_now(),
+        lines.join("\r\n")
+    )
+    .into_bytes()
+}
+
+/// Every shape of the right email, each among the wrong ones: an older code for the same
+/// address (before the mark), a code sent more than 24 hours ago, another address's code
+/// arriving later. The right code each time.
+#[tokio::test]
+async fn the_right_code_whatever_the_email_looks_like() {
+    let dovecot = dovecot(true).await;
+    let config = dovecot.mailbox(MAILBOX_USER);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("261904", base64_html_email(OFFICE, "261904")),
+        ("618302", recorded_email("latin1.eml", None)),
+        ("096384", recorded_email("html-split.eml", None)),
+        ("730145", recorded_email("base64.eml", None)),
+    ];
+    for (want, email) in cases {
+        deliver(&config, vec![code_email(PORTAL_SENDER, OFFICE, "111111")]).await;
+        let (mailbox, mark) = open_marked(&config).await;
+        deliver(
+            &config,
+            vec![
+                // Sent two days ago, delivered only now: its code has expired.
+                recorded_email(
+                    "quoted-printable.eml",
+                    Some("Mon, 23 Nov 2026 09:00:00 +0000"),
+                ),
+                email,
+                code_email(PORTAL_SENDER, OTHER_OFFICE, "222222"),
+            ],
+        )
+        .await;
+        let found = mailbox
+            .wait_code(&mark, OFFICE, Duration::from_secs(20))
+            .await
+            .unwrap_or_else(|e| panic!("{want}: {e:#}"));
+        assert_eq!(found.code, want);
+    }
+}
+
+/// A code sent more than 24 hours ago is never taken, even when it arrives now.
+#[tokio::test]
+async fn an_expired_code_is_never_used() {
+    let dovecot = dovecot(true).await;
+    let config = dovecot.mailbox(MAILBOX_USER);
+    let (mailbox, mark) = open_marked(&config).await;
+    deliver(
+        &config,
+        vec![recorded_email(
+            "quoted-printable.eml",
+            Some("Mon, 23 Nov 2026 09:00:00 +0000"),
+        )],
+    )
+    .await;
+    let err = mailbox
+        .wait_code(&mark, OFFICE, Duration::from_secs(2))
+        .await
+        .expect_err("the only code has expired");
+    assert_eq!(exit_code(&err), 4);
+    let message = format!("{err:#}");
+    assert!(message.contains("sent more than 24 hours ago"), "{message}");
+    assert!(!message.contains("482913"), "{message}");
+}
+
+/// A code entered once is never returned again, and nothing older than it is either: only a
+/// newer email counts.
+#[tokio::test]
+async fn a_used_code_is_never_returned_again() {
+    let dovecot = dovecot(true).await;
+    let config = dovecot.mailbox(MAILBOX_USER);
+    let (mailbox, mark) = open_marked(&config).await;
+    deliver(
+        &config,
+        vec![
+            code_email(PORTAL_SENDER, OFFICE, "100001"),
+            code_email(PORTAL_SENDER, OFFICE, "200002"),
+        ],
+    )
+    .await;
+    let first = mailbox
+        .wait_code(&mark, OFFICE, Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert_eq!(first.code, "200002");
+    let used = [first];
+    let err = mailbox
+        .wait_newer_code(&mark, OFFICE, Duration::from_secs(2), &used)
+        .await
+        .expect_err("no newer email yet; the older 100001 does not count");
+    assert_eq!(exit_code(&err), 4, "{err:#}");
+    let (found, _) = tokio::join!(
+        mailbox.wait_newer_code(&mark, OFFICE, Duration::from_secs(20), &used),
+        deliver(&config, vec![code_email(PORTAL_SENDER, OFFICE, "300003")])
+    );
+    assert_eq!(found.unwrap().code, "300003");
+}
+
+/// An office whose mail rules file the portal's email into a "Cigna" folder: with both
+/// folders watched, the code is found there while INBOX gets the decoys.
+#[tokio::test]
+async fn watches_several_folders() {
+    logs();
+    let dovecot = tokio::task::spawn_blocking(|| {
+        Dovecot::start(DovecotOptions {
+            users: vec![(MAILBOX_USER.into(), MAILBOX_PASSWORD.into())],
+            folders: vec!["Cigna".into()],
+            ..DovecotOptions::default()
+        })
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    let inbox = dovecot.mailbox(MAILBOX_USER);
+    let mut cigna = inbox.clone();
+    cigna.url.mailbox = "Cigna".into();
+    let mut watching = inbox.clone();
+    watching.folders = vec!["INBOX".into(), "Cigna".into()];
+    let mailbox = Mailbox::open(watching);
+    mailbox.ready().await.unwrap();
+    let mark = mailbox.mark().await.unwrap();
+    assert_eq!(mark.folders.len(), 2);
+    let (found, _, _) = tokio::join!(
+        mailbox.wait_code(&mark, OFFICE, Duration::from_secs(20)),
+        deliver(
+            &inbox,
+            vec![code_email(PORTAL_SENDER, OTHER_OFFICE, "222222")]
+        ),
+        deliver(&cigna, vec![code_email(PORTAL_SENDER, OFFICE, "640172")]),
+    );
+    let found = found.unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(
+        (found.code.as_str(), found.folder.as_str()),
+        ("640172", "Cigna")
+    );
+
+    // Watching a folder that does not exist is an environment error naming it.
+    let mut missing = dovecot.mailbox(MAILBOX_USER);
+    missing.folders = vec!["INBOX".into(), "Nope".into()];
+    let err = Mailbox::open(missing)
+        .ready()
+        .await
+        .expect_err("no such folder");
+    assert_eq!(exit_code(&err), 5);
+    assert!(format!("{err:#}").contains("`Nope`"), "{err:#}");
+}
+
+/// The mail server restarts while the code is awaited: the session reconnects (with backoff,
+/// within the code timeout) and the code still arrives.
+#[tokio::test]
+async fn a_server_restart_mid_wait_is_survived() {
+    let mut dovecot = dovecot(true).await;
+    let config = dovecot.mailbox(MAILBOX_USER);
+    let (mailbox, mark) = open_marked(&config).await;
+    // The wait's request is sent when join! first polls it; the restart cuts its connection.
+    let (found, _restarted) = tokio::join!(
+        mailbox.wait_code(&mark, OFFICE, Duration::from_secs(60)),
+        async {
+            let restarted = tokio::task::spawn_blocking(move || {
+                let started = Instant::now();
+                dovecot.restart().expect("Dovecot restarts");
+                eprintln!("Dovecot restarted in {:?}", started.elapsed());
+                dovecot
+            })
+            .await
+            .unwrap();
+            deliver(&config, vec![code_email(PORTAL_SENDER, OFFICE, "583920")]).await;
+            restarted
+        }
+    );
+    let found = found.unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(found.code, "583920");
+}
+
+/// AUTHENTICATE PLAIN instead of LOGIN.
+#[tokio::test]
+async fn authenticate_plain_logs_in() {
+    let dovecot = dovecot(true).await;
+    let mut config = dovecot.mailbox(MAILBOX_USER);
+    config.auth = ImapAuth::Plain;
+    let code = deliver_and_wait(
+        config.clone(),
+        &config,
+        vec![code_email(PORTAL_SENDER, OFFICE, "907113")],
+    )
+    .await;
+    assert_eq!(code, "907113");
+    config.password = Secret::new("not-the-password");
+    let err = Mailbox::open(config)
+        .ready()
+        .await
+        .expect_err("wrong password");
+    assert_eq!(exit_code(&err), 5);
+    let message = format!("{err:#}");
+    assert!(message.contains("refused the login"), "{message}");
+    assert!(!message.contains("not-the-password"), "{message}");
 }

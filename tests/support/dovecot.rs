@@ -12,6 +12,7 @@ pub fn start(idle: bool) -> Dovecot {
     Dovecot::start(DovecotOptions {
         users: vec![(MAILBOX_USER.into(), MAILBOX_PASSWORD.into())],
         idle,
+        folders: Vec::new(),
     })
     .unwrap_or_else(|e| panic!("cannot start the throwaway Dovecot: {e:#}"))
 }
@@ -24,7 +25,7 @@ pub fn code_email(from: &str, to: &str, code: &str) -> Vec<u8> {
         "From: Cigna for HCP <{from}>\r\n\
          To: {to}\r\n\
          Subject: {subject}\r\n\
-         Date: Wed, 21 Jan 2026 09:14:07 -0600\r\n\
+         Date: {date}\r\n\
          Message-ID: <{code}.{to}@cignaforhcp.cigna.com>\r\n\
          MIME-Version: 1.0\r\n\
          Content-Type: multipart/alternative; boundary=\"b1\"\r\n\
@@ -42,6 +43,33 @@ pub fn code_email(from: &str, to: &str, code: &str) -> Vec<u8> {
          <p>Your verification code is:</p><p style=3D\"font-size:28px\"><span>{head}</span><span>{tail}</span></p>\r\n\
          --b1--\r\n",
         subject = cigna_setup::mail::PORTAL_SUBJECT,
+        date = rfc2822_now(),
     )
     .into_bytes()
+}
+
+/// Now, as a Date header writes it: a fresh email's code has not expired.
+pub fn rfc2822_now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc2822)
+        .unwrap()
+}
+
+/// A recorded email from `fixtures/mail/`, as if sent now (its Date header replaced) or, with
+/// `sent` given, at that time.
+pub fn recorded_email(name: &str, sent: Option<&str>) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/mail")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let date = sent.map_or_else(rfc2822_now, str::to_string);
+    let mut out = String::new();
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("Date:") {
+            out.push_str(&format!("Date: {date}\r\n"));
+        } else {
+            out.push_str(line);
+        }
+    }
+    out.into_bytes()
 }

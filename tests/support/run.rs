@@ -105,6 +105,16 @@ impl Cli {
             .spawn()
             .expect("cannot run cigna-setup")
     }
+
+    /// Starts the binary with a pipe to its stdin, for tests that type into it.
+    pub fn spawn_with_stdin(self) -> tokio::process::Child {
+        self.command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot run cigna-setup")
+    }
 }
 
 /// Processes whose command line mentions `needle` (e.g. a browser profile directory).

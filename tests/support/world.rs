@@ -24,15 +24,24 @@ pub struct World {
 impl World {
     /// `auto_approve_after`: registrations approve themselves that long after submission.
     pub async fn start(auto_approve_after: Option<Duration>) -> World {
-        World::start_full(auto_approve_after, Vec::new()).await
+        World::start_full(auto_approve_after, Vec::new(), false).await
+    }
+
+    /// A portal whose office sign-in asks for a code sent to the office (`--office-2fa`).
+    pub async fn start_with_office_2fa() -> World {
+        World::start_full(None, Vec::new(), true).await
     }
 
     /// A portal that misbehaves in these ways.
     pub async fn start_with_faults(faults: Vec<Fault>) -> World {
-        World::start_full(None, faults).await
+        World::start_full(None, faults, false).await
     }
 
-    async fn start_full(auto_approve_after: Option<Duration>, faults: Vec<Fault>) -> World {
+    async fn start_full(
+        auto_approve_after: Option<Duration>,
+        faults: Vec<Fault>,
+        office_2fa: bool,
+    ) -> World {
         let dovecot = tokio::task::spawn_blocking(|| {
             Dovecot::start(DovecotOptions {
                 // "spare" receives nothing: a mailbox where no code ever arrives.
@@ -41,6 +50,7 @@ impl World {
                     ("spare".into(), MAILBOX_PASSWORD.into()),
                 ],
                 idle: true,
+                folders: Vec::new(),
             })
         })
         .await
@@ -55,6 +65,7 @@ impl World {
             late_render_max_ms: DEFAULT_LATE_RENDER_MAX_MS,
             auto_approve_after,
             faults,
+            office_2fa,
         })
         .await
         .expect("the fixture portal must start");
