@@ -4,9 +4,59 @@
 //! files named by `--…-file`. Raw values here are checked and turned into settings
 //! (`settings.rs`) before any I/O.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::error::bad_input;
+
+/// The command line as given, with the settings file applied (`config::load`) and secrets on
+/// it refused. `--help`, `--version` and usage errors end the process here, as clap does.
+pub fn parse() -> anyhow::Result<Cli> {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    refuse_secrets(&args)?;
+    crate::config::load(&args)?;
+    Ok(Cli::try_parse_from(&args).unwrap_or_else(|e| e.exit()))
+}
+
+/// A password on the command line is visible to every user (`ps`) and kept in shell history:
+/// refused, naming the way that is safe. The value itself is never repeated.
+pub fn refuse_secrets(args: &[OsString]) -> anyhow::Result<()> {
+    for arg in args.iter().skip(1) {
+        let arg = arg.to_string_lossy();
+        if arg == "--" {
+            break;
+        }
+        let Some(name) = arg.strip_prefix("--") else {
+            continue;
+        };
+        let name = name.split('=').next().unwrap_or(name).to_ascii_lowercase();
+        let secret_like = ["password", "passwd", "secret", "token"]
+            .iter()
+            .any(|w| name.contains(w));
+        if !secret_like || name.ends_with("-file") {
+            continue;
+        }
+        let safe = if name.contains("office") {
+            "set CIGNA_OFFICE_PASSWORD, pass --office-password-file FILE (mode 0600), or leave \
+             it out to be asked on a terminal"
+        } else if name.contains("imap") || name.contains("mail") {
+            "set CIGNA_IMAP_PASSWORD, pass --imap-password-file FILE (mode 0600), or leave it \
+             out to be asked on a terminal"
+        } else if name.contains("user") || name == "password" {
+            "set CIGNA_USER_PASSWORD for the new login's password, or leave it out to have one \
+             generated"
+        } else {
+            "secrets come from CIGNA_* environment variables or --…-file options (mode 0600)"
+        };
+        return Err(bad_input(format!(
+            "`--{name}` would put a secret on the command line, where other users can see it \
+             (ps) and shell history keeps it; {safe}"
+        )));
+    }
+    Ok(())
+}
 
 /// Sets up Cigna provider-portal credentials for dental offices.
 ///
@@ -19,8 +69,33 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    /// Only errors on stderr: no progress lines or spinner.
+    #[arg(short, long, global = true, env = "CIGNA_QUIET")]
+    pub quiet: bool,
+
+    /// Log and progress lines as plain text, or as one JSON object per line (for CI).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "CIGNA_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+
+    /// The settings file (default: ./cigna-setup.toml, else
+    /// ~/.config/cigna-setup/cigna-setup.toml). Flags and environment variables override it.
+    #[arg(long, global = true, env = "CIGNA_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +181,62 @@ pub enum Command {
     ///
     /// Needs chromium and dovecot-imapd installed. Example: cigna-setup demo
     Demo(DemoArgs),
+
+    /// The settings file: show the effective settings and where each came from.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+
+    /// Check this machine: browser, mailbox, portal, runs dir. One line each, with the fix.
+    ///
+    /// Exits 0 only when every check passes (else 5).
+    ///
+    /// Example: CIGNA_IMAP_PASSWORD=… cigna-setup doctor --imap-url imaps://codes@imap.example.com/INBOX
+    Doctor(DoctorArgs),
+
+    /// Print a shell completion script.
+    ///
+    /// Example: cigna-setup completions bash > ~/.local/share/bash-completion/completions/cigna-setup
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print every setting's effective value (secrets masked) and where it came from: the
+    /// environment, the settings file (with its line) or the default.
+    ///
+    /// Example: cigna-setup config show --config ./cigna-setup.toml
+    Show(ConfigShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigShowArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub portal: PortalArgs,
+
+    #[command(flatten)]
+    pub mailbox: MailboxArgs,
+
+    /// Where runs are kept (default: ~/.local/state/cigna-setup/runs).
+    #[arg(long, env = "CIGNA_RUNS_DIR", value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -130,7 +261,12 @@ pub struct ExistingArgs {
 
     /// An entitlement to grant (repeatable). Default: Patient Eligibility & Benefits, Claim
     /// Status, Remittance Reports, Precertification, Fee Schedules.
-    #[arg(long = "entitlement", value_name = "NAME")]
+    #[arg(
+        long = "entitlement",
+        env = "CIGNA_ENTITLEMENTS",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
     pub entitlements: Vec<String>,
 }
 
@@ -189,6 +325,34 @@ pub struct LoginArgs {
 
     #[command(flatten)]
     pub timing: TimingArgs,
+
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+}
+
+/// Who the new login is, as its profile says (default: the setup guide's "Insurance Admin").
+#[derive(Debug, Args, Clone, Default)]
+pub struct ProfileArgs {
+    /// The new login's first name (default: Insurance).
+    #[arg(long, env = "CIGNA_FIRST_NAME", value_name = "NAME")]
+    pub first_name: Option<String>,
+
+    /// The new login's last name (default: Admin).
+    #[arg(long, env = "CIGNA_LAST_NAME", value_name = "NAME")]
+    pub last_name: Option<String>,
+
+    /// The job role, as the portal's "Job role" list names it (default: Administration
+    /// support).
+    #[arg(long, env = "CIGNA_JOB_ROLE", value_name = "ROLE")]
+    pub job_role: Option<String>,
+
+    /// The office's address (default: 123 Zuub Street, Zuub, CA, 60515).
+    #[arg(long, env = "CIGNA_ADDRESS", value_name = "ADDRESS")]
+    pub address: Option<String>,
+
+    /// Date of birth for the profile, MM/DD/YYYY (default: 01/01/1980).
+    #[arg(long, env = "CIGNA_DATE_OF_BIRTH", value_name = "MM/DD/YYYY")]
+    pub date_of_birth: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -526,7 +690,8 @@ pub struct FixturePortalArgs {
     /// `flaky500` (each review page answers HTTP 500 "Something went wrong" once per session),
     /// `session-expire` (once, a session expires mid-flow), `drop-first-email` (an account's
     /// first code email is lost), `late-email` (code emails arrive 20 s late), `stale-code` (the
-    /// first code entered was superseded: "incorrect", and a newer code email follows).
+    /// first code entered was superseded: "incorrect", and a newer code email follows),
+    /// `taken-user-id` (the first User ID on Create Your Profile is reported taken).
     #[arg(long = "fault", value_name = "MODE")]
     pub faults: Vec<String>,
 

@@ -74,13 +74,11 @@ pub fn check_password(password: &Secret, user_id: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// A User ID derived from the office's TIN: `insadmin6789` first (easy to recognise), then,
-/// when the portal says that one is taken, the same with a random suffix.
-pub fn generate_user_id(tin: &str, attempt: u32) -> String {
+/// A User ID derived from the office's TIN, `insadmin6789` (easy to recognise), with a random
+/// suffix (`insadmin6789k3xq`) so that two offices whose TINs end alike, or two runs for one
+/// office, do not meet.
+pub fn generate_user_id(tin: &str) -> String {
     let base = format!("insadmin{}", &tin[tin.len() - 4..]);
-    if attempt == 0 {
-        return base;
-    }
     let mut rng = rand::rng();
     let suffix: String = (0..4)
         .map(|_| *b"abcdefghjkmnpqrstuvwxyz23456789".choose(&mut rng).unwrap() as char)
@@ -128,7 +126,7 @@ pub fn generate_security() -> Vec<SecurityAnswer> {
 }
 
 pub fn make(tin: &str, user_id: Option<&str>, password: Option<&Secret>) -> Credentials {
-    let user_id = user_id.map_or_else(|| generate_user_id(tin, 0), str::to_string);
+    let user_id = user_id.map_or_else(|| generate_user_id(tin), str::to_string);
     let password = password
         .cloned()
         .unwrap_or_else(|| generate_password(&user_id));
@@ -145,10 +143,16 @@ mod tests {
 
     #[test]
     fn generated_credentials_follow_the_rules() {
+        let mut ids = std::collections::HashSet::new();
         for _ in 0..200 {
             let c = make("123456789", None, None);
-            assert_eq!(c.user_id, "insadmin6789");
-            check_user_id(&generate_user_id("123456789", 2)).unwrap();
+            assert!(
+                c.user_id.starts_with("insadmin6789") && c.user_id.len() == 16,
+                "{}",
+                c.user_id
+            );
+            ids.insert(c.user_id.clone());
+            check_user_id(&generate_user_id("123456789")).unwrap();
             check_user_id(&c.user_id).unwrap();
             check_password(&c.password, Some(&c.user_id)).unwrap();
             assert_eq!(c.security.len(), 3);
@@ -157,6 +161,7 @@ mod tests {
             qs.dedup();
             assert_eq!(qs.len(), 3);
         }
+        assert!(ids.len() > 190, "the suffix is random: {} distinct", ids.len());
     }
 
     #[test]

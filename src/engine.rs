@@ -14,6 +14,7 @@ use crate::flow::{Action, Flow, Step, Vars};
 use crate::journal::{now_rfc3339, Journal, Status};
 use crate::mail::{Mailbox, Mark, VerificationCode};
 use crate::office_code::OfficeCode;
+use crate::progress::{self, human, Outcome};
 use crate::secrets::{self, Secret};
 
 pub struct Engine<'a> {
@@ -94,15 +95,19 @@ impl<'a> Engine<'a> {
                         rec.status = Status::Skipped;
                     }
                     self.journal.save()?;
-                    progress(&format!(
-                        "[{}/{total}] {} skipped: the page does not show \"{when}\"",
+                    progress::step_finished(
                         i + 1,
-                        step.id
-                    ));
+                        total,
+                        &step.id,
+                        Outcome::Skipped,
+                        Duration::ZERO,
+                        Some(&format!("the page does not show \"{when}\"")),
+                    );
                     i += 1;
                     continue;
                 }
             }
+            progress::step_started(i + 1, total, &step.id);
             let started = Instant::now();
             if let Some(rec) = self.journal.step_mut(&step.id) {
                 rec.status = Status::Running;
@@ -127,12 +132,7 @@ impl<'a> Engine<'a> {
                     if self.trace {
                         self.save_artifacts(step).await;
                     }
-                    progress(&format!(
-                        "[{}/{total}] {} ok {}",
-                        i + 1,
-                        step.id,
-                        human(elapsed)
-                    ));
+                    progress::step_finished(i + 1, total, &step.id, Outcome::Ok, elapsed, None);
                     i += 1;
                     if let Some(target) = skip_to {
                         // Steps that would create again what exists: recorded as skipped.
@@ -140,11 +140,14 @@ impl<'a> Engine<'a> {
                             if let Some(rec) = self.journal.step_mut(&flow.steps[i].id) {
                                 rec.status = Status::Skipped;
                             }
-                            progress(&format!(
-                                "[{}/{total}] {} skipped: already done in the portal",
+                            progress::step_finished(
                                 i + 1,
-                                flow.steps[i].id
-                            ));
+                                total,
+                                &flow.steps[i].id,
+                                Outcome::Skipped,
+                                Duration::ZERO,
+                                Some("already done in the portal"),
+                            );
                             i += 1;
                         }
                         self.journal.save()?;
@@ -163,12 +166,7 @@ impl<'a> Engine<'a> {
                         message_for_log = secrets::global().redact(&format!("{err:#}"))
                     ));
                     self.save_artifacts(step).await;
-                    progress(&format!(
-                        "[{}/{total}] {} FAILED after {}",
-                        i + 1,
-                        step.id,
-                        human(elapsed)
-                    ));
+                    progress::step_finished(i + 1, total, &step.id, Outcome::Failed, elapsed, None);
                     self.failed_step = Some(i);
                     return Err(err);
                 }
@@ -233,7 +231,7 @@ impl<'a> Engine<'a> {
             if let (Err(err), Some(at), false) = (&outcome, code_wait, refusal_retried) {
                 if let Some(said) = refused_code(err, &step.actions[at]) {
                     refusal_retried = true;
-                    progress(&format!(
+                    progress::note(&format!(
                         "      the portal refused the code (\"{said}\"); waiting for a newer code \
                          email and entering that one"
                     ));
@@ -290,7 +288,7 @@ impl<'a> Engine<'a> {
             }
             attempt += 1;
             let pause = Duration::from_millis(500 << attempt);
-            progress(&format!(
+            progress::note(&format!(
                 "      the portal showed an error page; reloading in {} (retry {attempt} of {})",
                 human(pause),
                 self.retries
@@ -320,7 +318,7 @@ impl<'a> Engine<'a> {
                 return Ok(None);
             }
             if self.vars.contains(needs) {
-                progress(&format!(
+                progress::note(&format!(
                     "      \"{text}\" is already in the portal and this run holds {{{needs}}}: \
                      going on at step {skip_to}"
                 ));
@@ -445,7 +443,7 @@ impl<'a> Engine<'a> {
     ) -> Result<VerificationCode> {
         let mailbox = self.mailbox()?;
         let watching = mailbox.watching().await?;
-        progress(&format!(
+        progress::note(&format!(
             "      waiting up to {} for the code email to {to} ({watching})",
             human(self.code_timeout)
         ));
@@ -460,7 +458,7 @@ impl<'a> Engine<'a> {
             .await
         {
             Err(e) if crate::error::exit_code(&e) == Exit::VerificationCode.code() => {
-                progress(&format!(
+                progress::note(&format!(
                     "      no code email after {}; clicking {resend} once and waiting {} more",
                     human(half),
                     human(self.code_timeout - half)
@@ -513,17 +511,4 @@ fn refused_code(err: &anyhow::Error, wait: &Action) -> Option<String> {
         .iter()
         .any(|r| lower.contains(&r.to_lowercase()))
         .then_some(said)
-}
-
-/// One line on stderr, through the redactor like everything else.
-pub fn progress(line: &str) {
-    eprintln!("{}", secrets::global().redact(line));
-}
-
-fn human(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{}ms", d.as_millis())
-    } else {
-        format!("{:.1}s", d.as_secs_f64())
-    }
 }

@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod credentials;
 pub mod dovecot;
 pub mod engine;
@@ -15,9 +16,11 @@ pub mod journal;
 pub mod logging;
 pub mod mail;
 pub mod office_code;
+pub mod progress;
 pub mod report;
 pub mod secrets;
 pub mod settings;
+pub mod terminal;
 
 use anyhow::Result;
 

@@ -43,18 +43,23 @@ impl<'a> MakeWriter<'a> for Redacting {
     }
 }
 
-/// Warnings by default; `-v` debug, `-vv` trace for our crate; RUST_LOG overrides all.
-pub fn init(verbose: u8) {
+/// Warnings by default; `-v` debug, `-vv` trace for our crate; RUST_LOG overrides all. With
+/// `json`, one JSON object per event (for CI).
+pub fn init(verbose: u8, json: bool) {
     let default = match verbose {
         0 => "warn,chromiumoxide=off",
         1 => "warn,cigna_setup=debug,chromiumoxide=off",
         _ => "info,cigna_setup=trace,chromiumoxide=warn",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(Redacting)
         .with_ansi(false)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }

@@ -1,10 +1,13 @@
 //! The `cigna-setup` binary: parse, set up logging, run, map the error to an exit code.
 
-use clap::Parser;
-
 fn main() {
-    let cli = cigna_setup::cli::Cli::parse();
-    cigna_setup::logging::init(cli.verbose);
+    let cli = match cigna_setup::cli::parse() {
+        Ok(cli) => cli,
+        Err(err) => fail(err),
+    };
+    let json = cli.log_format == cigna_setup::cli::LogFormat::Json;
+    cigna_setup::logging::init(cli.verbose, json);
+    cigna_setup::progress::init(cli.quiet, json);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -14,8 +17,12 @@ fn main() {
     // Blocking mailbox and Dovecot work must not hold the exit up.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     if let Err(err) = result {
-        let message = cigna_setup::secrets::global().redact(&format!("{err:#}"));
-        eprintln!("error: {message}");
-        std::process::exit(cigna_setup::error::exit_code(&err));
+        fail(err);
     }
+}
+
+/// Prints the error once (redacted) and exits with its code.
+fn fail(err: anyhow::Error) -> ! {
+    cigna_setup::progress::error(&err);
+    std::process::exit(cigna_setup::error::exit_code(&err));
 }

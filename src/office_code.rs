@@ -104,7 +104,7 @@ async fn read_stdin_line(timeout: Duration) -> Result<String> {
 
 /// The first line of `path`, once the file holds one written after the code was sent.
 async fn read_file_line(path: &Path, asked_at: SystemTime, timeout: Duration) -> Result<String> {
-    crate::engine::progress(&format!(
+    crate::progress::note(&format!(
         "      the portal sent a verification code to the office's email: write it into {}",
         path.display()
     ));

@@ -244,6 +244,122 @@ pub fn read_secret(env: &str, file: Option<&Path>, file_flag: &str) -> Result<Op
     }
 }
 
+/// As `read_secret`; when neither gives it and stdin is a terminal, asks without echo.
+pub fn read_secret_or_ask(
+    env: &str,
+    file: Option<&Path>,
+    file_flag: &str,
+    prompt: &str,
+) -> Result<Option<Secret>> {
+    match read_secret(env, file, file_flag)? {
+        Some(secret) => Ok(Some(secret)),
+        None => crate::terminal::ask_secret(prompt),
+    }
+}
+
+/// A date of birth as the portal takes it: MM/DD/YYYY, a real date, someone 18 to 120 years
+/// old.
+pub fn parse_date_of_birth(raw: &str) -> Result<String> {
+    let raw = raw.trim();
+    let bad = |why: &str| {
+        bad_input(format!(
+            "--date-of-birth \"{raw}\" {why}: write it as MM/DD/YYYY, like 01/31/1980"
+        ))
+    };
+    let parts: Vec<&str> = raw.split('/').collect();
+    let [m, d, y] = parts[..] else {
+        return Err(bad("is not MM/DD/YYYY"));
+    };
+    if m.len() != 2 || d.len() != 2 || y.len() != 4 {
+        return Err(bad("is not MM/DD/YYYY"));
+    }
+    let (Ok(m), Ok(d), Ok(y)) = (m.parse::<u8>(), d.parse::<u8>(), y.parse::<i32>()) else {
+        return Err(bad("is not MM/DD/YYYY"));
+    };
+    let month = time::Month::try_from(m).map_err(|_| bad("has no such month"))?;
+    let date = time::Date::from_calendar_date(y, month, d).map_err(|_| bad("is not a date"))?;
+    let today = time::OffsetDateTime::now_utc().date();
+    let age = today.year()
+        - date.year()
+        - i32::from((today.month() as u8, today.day()) < (date.month() as u8, date.day()));
+    if !(18..=120).contains(&age) {
+        return Err(bad(
+            "is not the birth date of an adult (18 to 120 years old)",
+        ));
+    }
+    Ok(raw.to_string())
+}
+
+impl Profile {
+    /// The guide's profile, with what `--first-name`, `--job-role`, … (or the settings file)
+    /// change.
+    pub fn from_args(args: &crate::cli::ProfileArgs) -> Result<Profile> {
+        let mut profile = Profile::default();
+        let text = |value: &Option<String>, flag: &str| -> Result<Option<String>> {
+            match value.as_deref().map(str::trim) {
+                None => Ok(None),
+                Some("") => Err(bad_input(format!(
+                    "{flag} is empty: give a value or leave it out"
+                ))),
+                Some(v) if v.chars().count() > 100 || v.chars().any(char::is_control) => {
+                    Err(bad_input(format!(
+                        "{flag} \"{v}\" is too long or has control characters"
+                    )))
+                }
+                Some(v) => Ok(Some(v.to_string())),
+            }
+        };
+        if let Some(v) = text(&args.first_name, "--first-name")? {
+            profile.first_name = v;
+        }
+        if let Some(v) = text(&args.last_name, "--last-name")? {
+            profile.last_name = v;
+        }
+        if let Some(v) = text(&args.job_role, "--job-role")? {
+            // The Add New User list and the typed profile field take the same words.
+            profile.job_role_option = v.clone();
+            profile.job_role = v;
+        }
+        if let Some(v) = text(&args.address, "--address")? {
+            profile.address = v;
+        }
+        if let Some(v) = &args.date_of_birth {
+            profile.date_of_birth = parse_date_of_birth(v)?;
+        }
+        Ok(profile)
+    }
+
+    /// As recorded in a run's journal (the `profile` input), for `resume` and `step`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "job_role_option": self.job_role_option,
+            "job_role": self.job_role,
+            "address": self.address,
+            "date_of_birth": self.date_of_birth,
+        })
+    }
+
+    pub fn from_json(value: Option<&serde_json::Value>) -> Profile {
+        let mut profile = Profile::default();
+        if let Some(v) = value {
+            let get = |k: &str, into: &mut String| {
+                if let Some(s) = v.get(k).and_then(|s| s.as_str()) {
+                    *into = s.to_string();
+                }
+            };
+            get("first_name", &mut profile.first_name);
+            get("last_name", &mut profile.last_name);
+            get("job_role_option", &mut profile.job_role_option);
+            get("job_role", &mut profile.job_role);
+            get("address", &mut profile.address);
+            get("date_of_birth", &mut profile.date_of_birth);
+        }
+        profile
+    }
+}
+
 pub fn default_runs_dir() -> PathBuf {
     let state = std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)
@@ -261,10 +377,11 @@ pub fn mailbox(args: &MailboxArgs) -> Result<MailboxConfig> {
         )
     })?;
     let url: MailboxUrl = raw.parse()?;
-    let password = read_secret(
+    let password = read_secret_or_ask(
         "CIGNA_IMAP_PASSWORD",
         args.imap_password_file.as_deref(),
         "--imap-password-file",
+        &format!("Password of the mailbox {url}: "),
     )?
     .ok_or_else(|| {
         bad_input(format!(
@@ -362,7 +479,7 @@ impl NewLogin {
             flow_file: args.flow.clone(),
             json: args.json,
             timing: timing(&args.timing)?,
-            profile: Profile::default(),
+            profile: Profile::from_args(&args.profile)?,
         })
     }
 }
@@ -380,10 +497,11 @@ impl ExistingSettings {
                      CIGNA_OFFICE_USER)",
                 )
             })?;
-        let office_password = read_secret(
+        let office_password = read_secret_or_ask(
             "CIGNA_OFFICE_PASSWORD",
             args.office_password_file.as_deref(),
             "--office-password-file",
+            &format!("Portal password of the office user {office_user}: "),
         )?
         .ok_or_else(|| {
             bad_input(

@@ -28,6 +28,25 @@ pub struct BrowserOptions {
     pub loopback_only: bool,
 }
 
+/// The browser's own version line (`chromium --version`), like "Chromium 156.0.7390.54".
+pub fn version(executable: &Path) -> Result<String> {
+    let out = std::process::Command::new(executable)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| error::environment(format!("cannot run {}: {e}", executable.display())))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().next().unwrap_or("").trim();
+    if !out.status.success() || line.is_empty() {
+        return Err(error::environment(format!(
+            "{} --version said nothing ({})",
+            executable.display(),
+            out.status
+        )));
+    }
+    Ok(line.to_string())
+}
+
 /// The browser to run: `explicit` (from `--browser` or `CIGNA_BROWSER`) or the first candidate
 /// on PATH.
 pub fn find_executable(explicit: Option<&Path>) -> Result<PathBuf> {

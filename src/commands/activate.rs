@@ -8,11 +8,11 @@ use anyhow::Result;
 
 use super::run::{self, Credentials, Target};
 use crate::cli::ActivateArgs;
-use crate::engine::progress;
 use crate::error::{self, page_said, Exit, Failure};
 use crate::flow;
 use crate::journal::{Journal, Status};
 use crate::mail::MailboxConfig;
+use crate::progress;
 use crate::settings::{self, Timing};
 
 /// What `activate` needs besides the run itself.
@@ -70,7 +70,7 @@ pub async fn run_activate(a: &Activation) -> Result<Credentials> {
     let (tin, email, portal_url, creds) =
         (&login.tin, &login.email, &login.portal_url, &login.creds);
     if journal.status() == &Status::Active {
-        progress(&format!("run {} is already active", a.run_id));
+        progress::note(&format!("run {} is already active", a.run_id));
         return Ok(run::credentials_of(
             &journal,
             tin.digits(),
@@ -105,7 +105,7 @@ pub async fn run_activate(a: &Activation) -> Result<Credentials> {
                 run::finish(&mut journal, Status::PendingApproval)?;
                 let next = tokio::time::Instant::now() + a.every;
                 if until.is_some_and(|u| next <= u) {
-                    progress(&format!(
+                    progress::note(&format!(
                         "the registration is still pending approval; signing in again in {}s",
                         a.every.as_secs()
                     ));

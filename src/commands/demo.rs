@@ -12,8 +12,8 @@ use super::run::Credentials;
 use crate::cli::{DemoArgs, DemoFlow};
 use crate::commands::existing::run_existing;
 use crate::dovecot::{Dovecot, DovecotOptions};
-use crate::engine::progress;
 use crate::fixture::{PortalConfig, RunningPortal, DEFAULT_LATE_RENDER_MAX_MS};
+use crate::progress;
 use crate::secrets::{self, Secret};
 use crate::settings::{self, ExistingSettings, NewLogin, Profile, RegisterSettings, Timing, Tin};
 
@@ -29,7 +29,7 @@ pub async fn command(args: DemoArgs) -> Result<()> {
     secrets::global().register(&mailbox_password);
     secrets::global().register(office_password.expose());
 
-    progress("starting a throwaway Dovecot mailbox…");
+    progress::note("starting a throwaway Dovecot mailbox…");
     let users = vec![("codes".to_string(), mailbox_password.clone())];
     let dovecot = tokio::task::spawn_blocking(move || {
         Dovecot::start(DovecotOptions {
@@ -52,7 +52,7 @@ pub async fn command(args: DemoArgs) -> Result<()> {
         office_2fa: false,
     })
     .await?;
-    progress(&format!(
+    progress::note(&format!(
         "fixture portal at {}, mailbox at {}",
         portal.url(),
         mailbox.url
@@ -121,7 +121,7 @@ async fn register_approve_activate(
         imap_ca: mailbox.ca_file.clone(),
     })
     .await?;
-    progress(&format!(
+    progress::note(&format!(
         "registration {} is pending approval; approving it as the office's access manager would",
         pending.user_id
     ));

@@ -1,7 +1,9 @@
 //! One function per subcommand, composing the layers below.
 
 mod activate;
+mod config;
 mod demo;
+mod doctor;
 mod existing;
 mod fixture_portal;
 mod mail;
@@ -31,5 +33,18 @@ pub async fn dispatch(command: Command) -> Result<()> {
         Command::Step(args) => resume::step(*args).await,
         Command::FixturePortal(args) => fixture_portal::command(args).await,
         Command::Demo(args) => demo::command(args).await,
+        Command::Config(crate::cli::ConfigCommand::Show(args)) => config::show(args),
+        Command::Doctor(args) => doctor::command(args).await,
+        Command::Completions(args) => {
+            use clap::CommandFactory;
+            let mut command = crate::cli::Cli::command();
+            clap_complete::generate(
+                args.shell,
+                &mut command,
+                "cigna-setup",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
     }
 }

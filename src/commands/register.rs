@@ -5,15 +5,15 @@ use serde_json::json;
 
 use super::run::{self, Credentials, Target};
 use crate::cli::RegisterArgs;
-use crate::engine::progress;
 use crate::journal::Status;
+use crate::progress;
 use crate::settings::RegisterSettings;
 
 pub async fn command(args: Box<RegisterArgs>) -> Result<()> {
     let settings = RegisterSettings::from_args(&args)?;
     let creds = run_register(&settings).await?;
     creds.deliver(settings.login.json, settings.login.out.as_deref())?;
-    progress(&format!(
+    progress::note(&format!(
         "once the office's website access manager approves it: cigna-setup activate {}",
         creds.run_id
     ));

@@ -5,11 +5,11 @@ use anyhow::Result;
 
 use super::run::{self, Target};
 use crate::cli::{ContinueArgs, ResumeArgs, StepArgs};
-use crate::engine::progress;
 use crate::error::bad_input;
 use crate::flow::{self, Flow, Vars};
 use crate::journal::{Journal, Status};
 use crate::mail::MailboxConfig;
+use crate::progress;
 use crate::secrets::Secret;
 use crate::settings::{self, Tin};
 
@@ -58,10 +58,12 @@ fn reopen(
     };
     if journal.flow() == "existing" {
         vars.set("office_user", journal.input_text("office_user")?);
-        let password = settings::read_secret(
+        let office_user = journal.input_text("office_user")?;
+        let password = settings::read_secret_or_ask(
             "CIGNA_OFFICE_PASSWORD",
             office_password_file,
             "--office-password-file",
+            &format!("Portal password of the office user {office_user}: "),
         )?
         .ok_or_else(|| {
             bad_input(
@@ -133,7 +135,7 @@ fn conclude(r: &mut Reopened, with: &ContinueArgs) -> Result<()> {
     });
     if !all_done {
         run::finish(&mut r.journal, Status::Failed)?;
-        progress(&format!(
+        progress::note(&format!(
             "the run is not complete: cigna-setup resume {}",
             r.journal.run_id
         ));
@@ -198,11 +200,11 @@ pub async fn resume(args: ResumeArgs) -> Result<()> {
             .any(|rec| rec.id == s.id && matches!(rec.status, Status::Done | Status::Skipped))
     });
     let Some(first_open) = first_open else {
-        progress(&format!("run {} has no step left to do", args.run));
+        progress::note(&format!("run {} has no step left to do", args.run));
         return conclude(&mut r, &args.with);
     };
     if r.journal.flow() == "register" && registration_exists(&mut r, &args.with).await? {
-        progress(&format!(
+        progress::note(&format!(
             "the portal already holds this registration (it says it is pending approval): \
              nothing is submitted again; once approved: cigna-setup activate {}",
             args.run
@@ -217,7 +219,7 @@ pub async fn resume(args: ResumeArgs) -> Result<()> {
         return conclude(&mut r, &args.with);
     }
     let start = r.flow.entry_before(first_open);
-    progress(&format!(
+    progress::note(&format!(
         "resuming run {} at step {} (entering the portal at {})",
         args.run, r.flow.steps[first_open].id, r.flow.steps[start].id
     ));
@@ -259,7 +261,7 @@ pub async fn step(args: StepArgs) -> Result<()> {
         }
     }
     if start < index {
-        progress(&format!(
+        progress::note(&format!(
             "entering the portal at step {} to reach step {}",
             r.flow.steps[start].id, args.step
         ));

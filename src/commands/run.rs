@@ -10,11 +10,12 @@ use serde_json::{json, Value};
 
 use crate::browser::{self, Browser, BrowserOptions};
 use crate::credentials::{self, SecurityAnswer};
-use crate::engine::{progress, Engine};
+use crate::engine::Engine;
 use crate::error::{self, Exit, Failure};
 use crate::flow::{self, Flow, Step, Vars};
 use crate::journal::{self, Journal, Status};
 use crate::mail::{Mailbox, MailboxConfig};
+use crate::progress;
 use crate::secrets::{self, Secret};
 use crate::settings::{NewLogin, Timing};
 
@@ -101,6 +102,7 @@ pub fn create_journal(
         ("tin", json!(login.tin.digits())),
         ("email", json!(login.email)),
         ("phone", json!(login.phone)),
+        ("profile", login.profile.to_json()),
     ]
     .into_iter()
     .chain(extra_inputs)
@@ -112,7 +114,7 @@ pub fn create_journal(
     let step_ids: Vec<String> = flow.steps.iter().map(|s| s.id.clone()).collect();
     let mut journal = Journal::create(&login.runs_dir, &flow.name, &step_ids, inputs)?;
     save_credentials(&mut journal, creds)?;
-    progress(&format!(
+    progress::note(&format!(
         "run {} ({} steps), kept in {}",
         journal.run_id,
         flow.steps.len(),
@@ -138,6 +140,7 @@ pub struct RecordedLogin {
     pub email: String,
     pub phone: String,
     pub portal_url: url::Url,
+    pub profile: crate::settings::Profile,
     pub creds: credentials::Credentials,
 }
 
@@ -148,18 +151,19 @@ impl RecordedLogin {
             email: journal.input_text("email")?,
             phone: journal.input_text("phone")?,
             portal_url: crate::settings::portal_url(&journal.input_text("portal_url")?)?,
+            profile: crate::settings::Profile::from_json(journal.input("profile")),
             creds: saved_credentials(journal)?,
         })
     }
 
-    /// The run's variables again (profile defaults, recorded inputs, saved credentials).
+    /// The run's variables again (recorded profile and inputs, saved credentials).
     pub fn vars(&self) -> Vars {
         login_vars(
             self.portal_url.as_str(),
             &self.tin,
             &self.email,
             &self.phone,
-            &crate::settings::Profile::default(),
+            &self.profile,
             &self.creds,
         )
     }
@@ -375,7 +379,7 @@ pub async fn run_flow_steps(
                         && signed_out(flow, engine.browser).await
                     {
                         reentries += 1;
-                        progress(&format!(
+                        progress::note(&format!(
                             "      the portal signed the session out; signing in again from step {}",
                             flow.steps[entry].id
                         ));
@@ -402,7 +406,7 @@ pub async fn run_flow_steps(
     browser.close().await;
     if let Err(err) = outcome {
         finish(journal, Status::Failed)?;
-        progress(&format!(
+        progress::note(&format!(
             "the run's journal and credentials are kept in {}",
             journal.dir.display()
         ));
@@ -458,13 +462,13 @@ impl UserIdRetry {
         if self.tries >= Self::TRIES {
             return Ok(false);
         }
-        let new_id = credentials::generate_user_id(&self.tin, self.tries);
+        let new_id = credentials::generate_user_id(&self.tin);
         self.tries += 1;
         let old = std::mem::replace(&mut creds.user_id, new_id);
         if credentials::check_password(&creds.password, Some(&creds.user_id)).is_err() {
             creds.password = credentials::generate_password(&creds.user_id);
         }
-        progress(&format!(
+        progress::note(&format!(
             "the portal refused the generated User ID {old} (\"{}\"): trying the generated {}",
             said.text, creds.user_id
         ));

@@ -46,3 +46,51 @@ pub fn check(config: &MailboxConfig) -> anyhow::Result<MailboxCheck> {
         from_portal,
     })
 }
+
+/// What `doctor` reports about the mailbox, one stage at a time.
+pub struct MailboxDiagnosis {
+    /// TCP, TLS and the greeting.
+    pub reachable: anyhow::Result<()>,
+    /// Login and SELECT of every watched folder (their names); `None` when not tried.
+    pub login: Option<anyhow::Result<Vec<String>>>,
+    pub idle: bool,
+    pub poll_every: std::time::Duration,
+}
+
+/// Blocking: reaches the server, logs in, selects each watched folder.
+pub fn diagnose(config: &MailboxConfig) -> MailboxDiagnosis {
+    let mut diagnosis = MailboxDiagnosis {
+        reachable: Ok(()),
+        login: None,
+        idle: false,
+        poll_every: config.poll_every,
+    };
+    let client = match connect::reach(config) {
+        Ok(client) => client,
+        Err(e) => {
+            diagnosis.reachable = Err(e);
+            return diagnosis;
+        }
+    };
+    let mut session = match connect::authenticate(config, client) {
+        Ok(session) => session,
+        Err(e) => {
+            diagnosis.login = Some(Err(e));
+            return diagnosis;
+        }
+    };
+    let folders = config.folder_names();
+    let mut selected = Ok(folders.clone());
+    for folder in &folders {
+        match connect::select(&mut session, &config.for_folder(folder).url) {
+            Ok(s) => diagnosis.idle = s.idle,
+            Err(e) => {
+                selected = Err(e);
+                break;
+            }
+        }
+    }
+    diagnosis.login = Some(selected);
+    let _ = session.logout();
+    diagnosis
+}

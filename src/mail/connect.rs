@@ -76,6 +76,14 @@ impl SetReadTimeout for Stream {
 
 /// Connects, secures and logs in (no mailbox selected).
 pub(crate) fn login(config: &MailboxConfig) -> anyhow::Result<Session> {
+    authenticate(config, reach(config)?)
+}
+
+/// An IMAP client before login: TCP connected, secured, greeted.
+pub(crate) type Unauthenticated = imap::Client<Stream>;
+
+/// Connects and secures the connection, up to the server's greeting.
+pub(crate) fn reach(config: &MailboxConfig) -> anyhow::Result<Unauthenticated> {
     let url = &config.url;
     let reply_timeout = REPLY_TIMEOUT.max(config.connect_timeout);
     let tcp = connect_tcp(url, config.connect_timeout)?;
@@ -87,7 +95,7 @@ pub(crate) fn login(config: &MailboxConfig) -> anyhow::Result<Session> {
             ))
         })?;
 
-    let stream = match url.security {
+    Ok(match url.security {
         Security::Tls => {
             let tls = tls_handshake(config, tcp)?;
             let mut client = imap::Client::new(Stream {
@@ -114,8 +122,15 @@ pub(crate) fn login(config: &MailboxConfig) -> anyhow::Result<Session> {
                 reply_timeout,
             })
         }
-    };
+    })
+}
 
+/// Logs in (LOGIN or AUTHENTICATE PLAIN, as configured).
+pub(crate) fn authenticate(
+    config: &MailboxConfig,
+    stream: Unauthenticated,
+) -> anyhow::Result<Session> {
+    let url = &config.url;
     let refused = |e: imap::Error| match e {
         imap::Error::No(text) | imap::Error::Bad(text) => environment(format!(
             "the mailbox {url} refused the login of `{}`: {}. Check the IMAP password \

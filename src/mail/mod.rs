@@ -13,7 +13,7 @@ mod url;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use check::{check, MailboxCheck};
+pub use check::{check, diagnose, MailboxCheck, MailboxDiagnosis};
 pub use code::{extract_code, parse_message, ParsedMessage};
 pub use folder::{append, probe, Appender};
 pub use mailbox::Mailbox;

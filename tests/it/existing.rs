@@ -352,3 +352,99 @@ async fn an_office_code_with_no_way_to_ask_stops_saying_how() {
     }
     assert!(world.users().is_empty(), "nothing was created");
 }
+
+/// Every secret the run knows (the office's and the mailbox's passwords, the new login's
+/// password, the temporary password, the verification code) stays out of stderr with `-vv`
+/// and JSON logs, out of the journal, report and artifacts; the files holding them are 0600.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_leaks_into_logs_journal_or_artifacts() {
+    let world = World::start(None).await;
+    let email = "secrets.123456789@codes.zuub.test";
+    let user_password = "Zq7#mLp2vR9x";
+    let out_file = world.runs.path().join("creds.json");
+    let out = world
+        .existing(email)
+        .env("CIGNA_USER_PASSWORD", user_password)
+        .arg("-vv")
+        .flag("--log-format", "json")
+        .arg("--trace")
+        .path_flag("--out", &out_file)
+        .run()
+        .await;
+    out.assert_code(0);
+    for line in out.stderr.lines().filter(|l| !l.trim().is_empty()) {
+        serde_json::from_str::<Value>(line)
+            .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+    }
+
+    let run_dir = std::fs::read_dir(world.runs.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .expect("the run's directory");
+    let secrets_file = run_dir.join("secrets.json");
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(&secrets_file).unwrap()).unwrap();
+    let temp_password = saved["captured.temp_password"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no temporary password in {saved}"))
+        .to_string();
+    let code = Cli::new("mail")
+        .arg("wait-code")
+        .flag("--to", email)
+        .flag("--imap-url", world.dovecot.imaps_url("codes"))
+        .path_flag("--imap-ca", world.dovecot.ca_file())
+        .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD)
+        .arg("--json")
+        .run()
+        .await;
+    code.assert_code(0);
+    let code = code.json()["code"].as_str().unwrap().to_string();
+
+    let secrets = [
+        OFFICE_PASSWORD,
+        MAILBOX_PASSWORD,
+        user_password,
+        temp_password.as_str(),
+        code.as_str(),
+    ];
+    for s in secrets {
+        assert!(
+            !out.stderr.contains(s),
+            "stderr shows {s:?}:\n{}",
+            out.stderr
+        );
+    }
+    let mut checked = 0;
+    let mut stack = vec![run_dir.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n == "browser") {
+                    continue; // Chromium's own profile.
+                }
+                stack.push(path);
+                continue;
+            }
+            if path == secrets_file || path == run_dir.join("credentials.json") {
+                continue; // The files that hold secrets on purpose (0600, checked below).
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            for s in secrets {
+                assert!(!text.contains(s), "{} holds {s:?}", path.display());
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 10,
+        "journal, report and every step's artifacts: {checked} files"
+    );
+    for file in [&secrets_file, &run_dir.join("credentials.json"), &out_file] {
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+}

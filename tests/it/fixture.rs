@@ -1457,7 +1457,8 @@ async fn the_fault_flag_takes_the_modes_and_refuses_others() {
     out.assert_code(2);
     for said in [
         "\"no-such-fault\"",
-        "slow, flaky500, session-expire, drop-first-email, late-email, stale-code",
+        "slow, flaky500, session-expire, drop-first-email, late-email, stale-code, \
+         taken-user-id",
     ] {
         assert!(out.stderr.contains(said), "{said} in:\n{}", out.stderr);
     }

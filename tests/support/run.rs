@@ -74,6 +74,8 @@ impl Cli {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", std::env::var("HOME").unwrap_or_default())
+            // A settings file in the developer's own config dir must not change the tests.
+            .env("XDG_CONFIG_HOME", "/nonexistent/cigna-setup-tests")
             .stdin(Stdio::null())
             .kill_on_drop(true);
         for (k, v) in &self.envs {

@@ -1,0 +1,557 @@
+//! The settings file (`cigna-setup.toml`): what an office or a CI job sets once instead of on
+//! every command line. Read before the command line is parsed, and handed to it through the
+//! same environment variables the flags read, so the precedence is flag > environment > file >
+//! default with one mechanism. Secrets never live here.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use anyhow::Result;
+use serde::Serialize;
+use toml::Spanned;
+
+use crate::error::bad_input;
+
+/// The file's name in the working directory and in the config directory.
+pub const FILE_NAME: &str = "cigna-setup.toml";
+
+/// What a setting's value must look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Path,
+    Url,
+    MailboxUrl,
+    Duration,
+    Count,
+    Auth,
+    Folders,
+    Entitlements,
+    DateOfBirth,
+}
+
+/// One setting the file may hold: its key, the environment variable (and flag) it feeds.
+pub struct Setting {
+    /// `key` at the top level, or `profile.key` in the `[profile]` table.
+    pub key: &'static str,
+    pub env: &'static str,
+    pub flag: &'static str,
+    kind: Kind,
+    /// The value when nothing sets it, as `config show` prints it.
+    pub default: &'static str,
+}
+
+const fn setting(
+    key: &'static str,
+    env: &'static str,
+    flag: &'static str,
+    kind: Kind,
+    default: &'static str,
+) -> Setting {
+    Setting {
+        key,
+        env,
+        flag,
+        kind,
+        default,
+    }
+}
+
+/// Every setting the file may hold, in the order `config show` lists them.
+pub const SETTINGS: &[Setting] = &[
+    setting(
+        "portal-url",
+        "CIGNA_PORTAL_URL",
+        "--portal-url",
+        Kind::Url,
+        "https://cignaforhcp.cigna.com/",
+    ),
+    setting(
+        "browser",
+        "CIGNA_BROWSER",
+        "--browser",
+        Kind::Path,
+        "chromium, chromium-browser or google-chrome on PATH",
+    ),
+    setting(
+        "runs-dir",
+        "CIGNA_RUNS_DIR",
+        "--runs-dir",
+        Kind::Path,
+        "~/.local/state/cigna-setup/runs",
+    ),
+    setting(
+        "office-user",
+        "CIGNA_OFFICE_USER",
+        "--office-user",
+        Kind::Text,
+        "(none)",
+    ),
+    setting(
+        "imap-url",
+        "CIGNA_IMAP_URL",
+        "--imap-url",
+        Kind::MailboxUrl,
+        "(none)",
+    ),
+    setting(
+        "imap-ca",
+        "CIGNA_IMAP_CA",
+        "--imap-ca",
+        Kind::Path,
+        "(the system's CAs)",
+    ),
+    setting(
+        "imap-mailboxes",
+        "CIGNA_IMAP_MAILBOX",
+        "--imap-mailbox",
+        Kind::Folders,
+        "the folder in imap-url (INBOX)",
+    ),
+    setting(
+        "imap-auth",
+        "CIGNA_IMAP_AUTH",
+        "--imap-auth",
+        Kind::Auth,
+        "login",
+    ),
+    setting(
+        "poll-every",
+        "CIGNA_POLL_EVERY",
+        "--poll-every",
+        Kind::Duration,
+        "2s",
+    ),
+    setting(
+        "code-timeout",
+        "CIGNA_CODE_TIMEOUT",
+        "--code-timeout",
+        Kind::Duration,
+        "5m",
+    ),
+    setting(
+        "action-timeout",
+        "CIGNA_ACTION_TIMEOUT",
+        "--action-timeout",
+        Kind::Duration,
+        "30s",
+    ),
+    setting("retries", "CIGNA_RETRIES", "--retries", Kind::Count, "2"),
+    setting(
+        "entitlements",
+        "CIGNA_ENTITLEMENTS",
+        "--entitlement",
+        Kind::Entitlements,
+        "Patient Eligibility & Benefits, Claim Status, Remittance Reports, Precertification, \
+         Fee Schedules",
+    ),
+    setting(
+        "profile.first-name",
+        "CIGNA_FIRST_NAME",
+        "--first-name",
+        Kind::Text,
+        "Insurance",
+    ),
+    setting(
+        "profile.last-name",
+        "CIGNA_LAST_NAME",
+        "--last-name",
+        Kind::Text,
+        "Admin",
+    ),
+    setting(
+        "profile.job-role",
+        "CIGNA_JOB_ROLE",
+        "--job-role",
+        Kind::Text,
+        "Administration support",
+    ),
+    setting(
+        "profile.address",
+        "CIGNA_ADDRESS",
+        "--address",
+        Kind::Text,
+        "123 Zuub Street, Zuub, CA, 60515",
+    ),
+    setting(
+        "profile.date-of-birth",
+        "CIGNA_DATE_OF_BIRTH",
+        "--date-of-birth",
+        Kind::DateOfBirth,
+        "01/01/1980",
+    ),
+];
+
+/// The secrets a run reads, for `config show`: only ever from the environment or a file.
+pub const SECRETS: &[(&str, &str)] = &[
+    ("CIGNA_OFFICE_PASSWORD", "--office-password-file"),
+    ("CIGNA_IMAP_PASSWORD", "--imap-password-file"),
+    ("CIGNA_USER_PASSWORD", ""),
+];
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Source {
+    /// The environment variable was set when the command started (or a flag was given).
+    Env {
+        var: String,
+    },
+    File {
+        path: PathBuf,
+        line: usize,
+    },
+    Default,
+}
+
+/// The settings file as read at start-up, for `config show`.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// The file used, if any.
+    pub file: Option<PathBuf>,
+    /// Where a file was looked for.
+    pub searched: Vec<PathBuf>,
+    /// Per setting key: where its value came from and the value itself.
+    pub values: BTreeMap<&'static str, (Source, Option<String>)>,
+}
+
+static LOADED: OnceLock<Loaded> = OnceLock::new();
+
+/// What `load` found (empty before it ran).
+pub fn loaded() -> Loaded {
+    LOADED.get().cloned().unwrap_or_default()
+}
+
+/// Finds and reads the settings file named by `--config`/`CIGNA_CONFIG` in `args`, or the
+/// default ones, checks every value, and sets the environment variables of the settings the
+/// environment does not set already. Call before parsing the command line, while the process
+/// has one thread.
+pub fn load(args: &[OsString]) -> Result<()> {
+    let given = config_flag(args).or_else(|| std::env::var_os("CIGNA_CONFIG").map(PathBuf::from));
+    let searched = match &given {
+        Some(path) => vec![path.clone()],
+        None => default_paths(),
+    };
+    let file = match &given {
+        Some(path) => {
+            if !path.is_file() {
+                return Err(bad_input(format!(
+                    "the settings file {} given with --config (or CIGNA_CONFIG) does not exist: \
+                     check the path, or leave --config out to use ./{FILE_NAME}",
+                    path.display()
+                )));
+            }
+            Some(path.clone())
+        }
+        None => searched.iter().find(|p| p.is_file()).cloned(),
+    };
+    let from_file = match &file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                bad_input(format!(
+                    "cannot read the settings file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            parse(&text, path)?
+        }
+        None => BTreeMap::new(),
+    };
+    let mut values = BTreeMap::new();
+    for s in SETTINGS {
+        let env = std::env::var(s.env).ok().filter(|v| !v.is_empty());
+        let entry = match (env, from_file.get(s.key)) {
+            (Some(v), _) => (
+                Source::Env {
+                    var: s.env.to_string(),
+                },
+                Some(v),
+            ),
+            (None, Some((value, line))) => {
+                // Edition 2021, before any other thread exists: the flags' env lookups see it.
+                std::env::set_var(s.env, value);
+                (
+                    Source::File {
+                        path: file.clone().unwrap_or_default(),
+                        line: *line,
+                    },
+                    Some(value.clone()),
+                )
+            }
+            (None, None) => (Source::Default, None),
+        };
+        values.insert(s.key, entry);
+    }
+    let _ = LOADED.set(Loaded {
+        file,
+        searched,
+        values,
+    });
+    Ok(())
+}
+
+/// `--config FILE` or `--config=FILE` on the command line.
+fn config_flag(args: &[OsString]) -> Option<PathBuf> {
+    let mut it = args.iter().skip(1);
+    while let Some(arg) = it.next() {
+        let arg = arg.to_string_lossy();
+        if arg == "--" {
+            break;
+        }
+        if arg == "--config" {
+            return it.next().map(PathBuf::from);
+        }
+        if let Some(path) = arg.strip_prefix("--config=") {
+            return Some(PathBuf::from(path));
+        }
+    }
+    None
+}
+
+/// `./cigna-setup.toml`, then `$XDG_CONFIG_HOME/cigna-setup/cigna-setup.toml` (or
+/// `~/.config/…`).
+fn default_paths() -> Vec<PathBuf> {
+    let mut paths = vec![PathBuf::from(FILE_NAME)];
+    let config_home = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+    if let Some(dir) = config_home {
+        paths.push(dir.join("cigna-setup").join(FILE_NAME));
+    }
+    paths
+}
+
+/// The line (1-based) of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The line of `key = …` inside the `[profile]` table.
+fn profile_key_line(text: &str, key: &str) -> Option<usize> {
+    let mut in_profile = false;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_profile = line.trim_start_matches('[').trim_end_matches(']').trim() == "profile";
+            continue;
+        }
+        let named = line
+            .split_once('=')
+            .map(|(k, _)| k.trim().trim_matches('"'))
+            .is_some_and(|k| k == key);
+        if in_profile && named {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+/// Every setting in the file as the text its environment variable takes, with its line.
+/// Unknown keys, secrets, wrong types and bad values are errors naming the file, line and key.
+fn parse(text: &str, path: &Path) -> Result<BTreeMap<&'static str, (String, usize)>> {
+    let table: BTreeMap<Spanned<String>, toml::Value> = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
+        bad_input(format!(
+            "{} line {line} is not valid TOML: {}",
+            path.display(),
+            e.message().trim_end()
+        ))
+    })?;
+    let mut entries = Vec::new();
+    for (key, value) in table {
+        let line = line_of(text, key.span().start);
+        let key = key.into_inner();
+        if key == "profile" {
+            let toml::Value::Table(profile) = value else {
+                return Err(bad_input(format!(
+                    "{} line {line}: `profile` must be a table ([profile])",
+                    path.display()
+                )));
+            };
+            for (pkey, pvalue) in profile {
+                // Nested values carry no position: the key's line is found in the table.
+                let pline = profile_key_line(text, &pkey).unwrap_or(line);
+                entries.push((format!("profile.{pkey}"), pvalue, pline));
+            }
+        } else {
+            entries.push((key, value, line));
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (key, value, line) in entries {
+        let at = format!("{} line {line}", path.display());
+        let (name, value) = setting_value(&key, value, &at)?;
+        out.insert(name, (value, line));
+    }
+    Ok(out)
+}
+
+/// One key's value, checked, as its environment variable takes it.
+fn setting_value(key: &str, value: toml::Value, at: &str) -> Result<(&'static str, String)> {
+    if key.contains("password") || key.contains("secret") {
+        return Err(bad_input(format!(
+            "{at}: `{key}`: secrets are never kept in the settings file; set              CIGNA_OFFICE_PASSWORD / CIGNA_IMAP_PASSWORD in the environment, or pass              --office-password-file / --imap-password-file FILE (mode 0600)"
+        )));
+    }
+    let Some(setting) = SETTINGS.iter().find(|s| s.key == key) else {
+        let known: Vec<&str> = SETTINGS.iter().map(|s| s.key).collect();
+        return Err(bad_input(format!(
+            "{at}: unknown setting `{key}`; the settings are {} (profile.* in a [profile] table)",
+            known.join(", ")
+        )));
+    };
+    let wrong = |want: &str| {
+        bad_input(format!(
+            "{at}: `{key}` must be {want}, not {}",
+            value.type_str()
+        ))
+    };
+    let text = match (setting.kind, &value) {
+        (Kind::Count, toml::Value::Integer(n)) if *n >= 0 => n.to_string(),
+        (Kind::Count, _) => return Err(wrong("a whole number, 0 or more")),
+        (Kind::Folders | Kind::Entitlements, toml::Value::Array(items)) => {
+            let mut list = Vec::new();
+            for item in items {
+                match item.as_str() {
+                    Some(s) if !s.contains(',') && !s.trim().is_empty() => {
+                        list.push(s.trim().to_string())
+                    }
+                    _ => return Err(wrong("a list of names without commas")),
+                }
+            }
+            list.join(",")
+        }
+        (Kind::Folders | Kind::Entitlements, _) => return Err(wrong("a list of strings")),
+        (_, toml::Value::String(s)) => s.trim().to_string(),
+        _ => return Err(wrong("a string")),
+    };
+    check(setting, &text).map_err(|e| bad_input(format!("{at}: `{key}`: {e:#}")))?;
+    Ok((setting.key, text))
+}
+
+/// The same checks the flags' values get.
+fn check(setting: &Setting, text: &str) -> Result<()> {
+    use crate::settings;
+    match setting.kind {
+        Kind::Text | Kind::Path | Kind::Folders | Kind::Count => {
+            if text.is_empty() {
+                return Err(bad_input("it is empty"));
+            }
+        }
+        Kind::Url => {
+            settings::portal_url(text)?;
+        }
+        Kind::MailboxUrl => {
+            text.parse::<crate::mail::MailboxUrl>()?;
+        }
+        Kind::Duration => {
+            settings::parse_duration(text, setting.flag)?;
+        }
+        Kind::Auth => {
+            if !["login", "plain"].contains(&text) {
+                return Err(bad_input(format!(
+                    "\"{text}\" is not a login method: use \"login\" or \"plain\""
+                )));
+            }
+        }
+        Kind::Entitlements => {
+            let list: Vec<String> = text.split(',').map(str::to_string).collect();
+            settings::entitlements(&list)?;
+        }
+        Kind::DateOfBirth => {
+            settings::parse_date_of_birth(text)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> (String, PathBuf) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/config")
+            .join(name);
+        (std::fs::read_to_string(&path).unwrap(), path)
+    }
+
+    fn error(name: &str) -> String {
+        let (text, path) = fixture(name);
+        let err = parse(&text, &path).expect_err(name);
+        assert_eq!(crate::error::exit_code(&err), 2, "{err:#}");
+        format!("{err:#}")
+    }
+
+    #[test]
+    fn a_full_file_gives_every_setting_as_its_variable_takes_it() {
+        let (text, path) = fixture("full.toml");
+        let values = parse(&text, &path).unwrap();
+        assert_eq!(values.len(), SETTINGS.len(), "{values:?}");
+        assert_eq!(
+            values["portal-url"],
+            ("https://portal.example.test/".to_string(), 3)
+        );
+        assert_eq!(values["retries"].0, "4");
+        assert_eq!(values["imap-mailboxes"].0, "INBOX,Cigna");
+        assert_eq!(
+            values["entitlements"].0,
+            "Claim Status,Patient Eligibility & Benefits"
+        );
+        assert_eq!(values["profile.date-of-birth"].0, "02/29/1984");
+        let first_name_line = text
+            .lines()
+            .position(|l| l.starts_with("first-name"))
+            .unwrap()
+            + 1;
+        assert_eq!(values["profile.first-name"].1, first_name_line);
+    }
+
+    #[test]
+    fn mistakes_name_the_file_line_and_key() {
+        let msg = error("unknown-key.toml");
+        assert!(
+            msg.contains("unknown-key.toml line 4: unknown setting `portal_url`"),
+            "{msg}"
+        );
+        let msg = error("secret.toml");
+        assert!(
+            msg.contains("line 2: `office-password`: secrets are never kept"),
+            "{msg}"
+        );
+        let msg = error("bad-values.toml");
+        assert!(msg.contains("line 1: `code-timeout`"), "{msg}");
+        let msg = error("wrong-type.toml");
+        assert!(
+            msg.contains("line 1: `retries` must be a whole number"),
+            "{msg}"
+        );
+        let msg = error("not-toml.toml");
+        assert!(msg.contains("line 2 is not valid TOML"), "{msg}");
+        let msg = error("unknown-profile-key.toml");
+        assert!(
+            msg.contains("line 3: unknown setting `profile.nickname`"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn the_config_flag_is_found_in_either_form() {
+        let args = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            config_flag(&args(&["cigna-setup", "existing", "--config", "a.toml"])),
+            Some(PathBuf::from("a.toml"))
+        );
+        assert_eq!(
+            config_flag(&args(&["cigna-setup", "--config=b.toml", "runs"])),
+            Some(PathBuf::from("b.toml"))
+        );
+        assert_eq!(
+            config_flag(&args(&["cigna-setup", "runs", "--", "--config", "x"])),
+            None
+        );
+    }
+}

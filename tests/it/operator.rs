@@ -1,0 +1,289 @@
+//! What an operator meets around the flows: the settings file and its precedence, `config
+//! show`, `doctor`, completions, and `--help` for every subcommand (snapshots).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::support::run::Cli;
+use crate::support::world::{World, MAILBOX_PASSWORD};
+
+/// `doctor --json` with no browser: its "runs dir writable" line shows the effective runs dir.
+async fn effective_runs_dir(cli: Cli) -> String {
+    let out = cli
+        .flag("--browser", "/nonexistent/chromium")
+        .arg("--json")
+        .run()
+        .await;
+    out.assert_code(5);
+    let checks = out.json();
+    checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "runs dir writable")
+        .unwrap_or_else(|| panic!("no runs dir check in {checks}"))["detail"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn precedence_is_flag_then_environment_then_file_then_default() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = |name: &str| home.path().join(name).display().to_string();
+    let file = home.path().join("cigna-setup.toml");
+    std::fs::write(&file, format!("runs-dir = \"{}\"\n", dir("from-file"))).unwrap();
+    let doctor = || {
+        Cli::new("doctor")
+            .env("HOME", home.path().to_str().unwrap())
+            .path_flag("--config", &file)
+    };
+    let flag = effective_runs_dir(
+        doctor()
+            .env("CIGNA_RUNS_DIR", dir("from-env"))
+            .flag("--runs-dir", dir("from-flag")),
+    )
+    .await;
+    assert_eq!(flag, dir("from-flag"));
+    let env = effective_runs_dir(doctor().env("CIGNA_RUNS_DIR", dir("from-env"))).await;
+    assert_eq!(env, dir("from-env"));
+    let from_file = effective_runs_dir(doctor()).await;
+    assert_eq!(from_file, dir("from-file"));
+    let default =
+        effective_runs_dir(Cli::new("doctor").env("HOME", home.path().to_str().unwrap())).await;
+    assert_eq!(
+        PathBuf::from(default),
+        home.path().join(".local/state/cigna-setup/runs")
+    );
+}
+
+#[tokio::test]
+async fn config_show_says_where_each_value_came_from_and_masks_secrets() {
+    let home = tempfile::tempdir().unwrap();
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/config/full.toml");
+    let out = Cli::new("config")
+        .arg("show")
+        .arg("--json")
+        .flag("--config", file)
+        .env("HOME", home.path().to_str().unwrap())
+        .env("CIGNA_CODE_TIMEOUT", "7m")
+        .env("CIGNA_IMAP_PASSWORD", "Very-Secret-Mailbox-77")
+        .run()
+        .await;
+    out.assert_code(0);
+    assert!(
+        !out.stdout.contains("Very-Secret-Mailbox-77"),
+        "{}",
+        out.stdout
+    );
+    let shown = out.json();
+    assert_eq!(shown["file"], file);
+    let setting = |key: &str| -> Value {
+        shown["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["key"] == key)
+            .unwrap_or_else(|| panic!("no {key} in {shown}"))
+            .clone()
+    };
+    assert_eq!(setting("code-timeout")["value"], "7m");
+    assert_eq!(
+        setting("code-timeout")["source"],
+        serde_json::json!({"kind": "env", "var": "CIGNA_CODE_TIMEOUT"})
+    );
+    assert_eq!(
+        setting("portal-url")["value"],
+        "https://portal.example.test/"
+    );
+    assert_eq!(
+        setting("portal-url")["source"],
+        serde_json::json!({"kind": "file", "path": file, "line": 3})
+    );
+    assert_eq!(setting("profile.first-name")["value"], "Front");
+    let secrets = shown["secrets"].as_array().unwrap();
+    let imap = secrets
+        .iter()
+        .find(|s| s["env"] == "CIGNA_IMAP_PASSWORD")
+        .unwrap();
+    assert_eq!(imap["set"], true);
+    assert_eq!(imap["value"], "********");
+
+    // Without a file anywhere, every value is the default, and the text form says so.
+    let out = Cli::new("config")
+        .arg("show")
+        .env("HOME", home.path().to_str().unwrap())
+        .run()
+        .await;
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains("settings file: none (looked for"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.contains("code-timeout") && l.contains("5m") && l.ends_with("(default)")),
+        "{}",
+        out.stdout
+    );
+}
+
+/// A missing browser and a refused mailbox login: the right FAIL lines, exit 5; the password
+/// never shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_names_what_fails_and_the_fix() {
+    let world = World::start(None).await;
+    let runs = tempfile::tempdir().unwrap();
+    let out = Cli::new("doctor")
+        .flag("--browser", "/nonexistent/chromium")
+        .flag("--imap-url", world.dovecot.imaps_url("codes"))
+        .path_flag("--imap-ca", world.dovecot.ca_file())
+        .path_flag("--runs-dir", runs.path())
+        .env("CIGNA_IMAP_PASSWORD", "Wrong-Password-1234")
+        .run()
+        .await;
+    out.assert_code(5);
+    let line = |check: &str| -> String {
+        out.stdout
+            .lines()
+            .find(|l| l.contains(check))
+            .unwrap_or_else(|| panic!("no {check} line in:\n{}", out.stdout))
+            .to_string()
+    };
+    assert!(line("browser found").starts_with("FAIL"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("fix: sudo apt-get install -y chromium"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        line("mailbox reachable").starts_with("ok"),
+        "{}",
+        out.stdout
+    );
+    assert!(line("mailbox login").starts_with("FAIL"), "{}", out.stdout);
+    assert!(
+        line("mailbox login").contains("refused the login"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        line("runs dir writable").starts_with("ok"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("Wrong-Password-1234"));
+    assert!(!out.stderr.contains("Wrong-Password-1234"));
+
+    // All well: every line ok, exit 0.
+    let out = Cli::new("doctor")
+        .flag("--portal-url", world.portal.url())
+        .flag("--imap-url", world.dovecot.imaps_url("codes"))
+        .path_flag("--imap-ca", world.dovecot.ca_file())
+        .path_flag("--runs-dir", runs.path())
+        .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD)
+        .run()
+        .await;
+    out.assert_code(0);
+    for check in [
+        "browser found",
+        "browser starts",
+        "portal reachable",
+        "mailbox reachable",
+        "mailbox login",
+        "mailbox IDLE",
+        "runs dir writable",
+    ] {
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.starts_with("ok") && l.contains(check)),
+            "{check}:\n{}",
+            out.stdout
+        );
+    }
+}
+
+#[tokio::test]
+async fn completions_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef cigna-setup"),
+        ("fish", "complete -c cigna-setup"),
+    ] {
+        let out = Cli::new("completions").arg(shell).run().await;
+        out.assert_code(0);
+        assert!(out.stdout.contains(marker), "{shell}:\n{}", out.stdout);
+        assert!(out.stdout.contains("existing"), "{shell}");
+    }
+}
+
+/// Every subcommand's `--help`, compared with `tests/snapshots/help/`. After a deliberate
+/// change, `UPDATE_SNAPSHOTS=1 cargo test help_snapshots` rewrites them. Every leaf
+/// subcommand shows an example.
+#[tokio::test]
+async fn help_snapshots() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/help");
+    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+    let commands: &[&[&str]] = &[
+        &[],
+        &["existing"],
+        &["register"],
+        &["activate"],
+        &["runs"],
+        &["show"],
+        &["resume"],
+        &["step"],
+        &["mail"],
+        &["mail", "check"],
+        &["mail", "wait-code"],
+        &["steps"],
+        &["fixture-portal"],
+        &["demo"],
+        &["config"],
+        &["config", "show"],
+        &["doctor"],
+        &["completions"],
+    ];
+    let mut mismatches = Vec::new();
+    for words in commands {
+        let mut cli = Cli::new(words.first().copied().unwrap_or("--help"));
+        for w in words.iter().skip(1) {
+            cli = cli.arg(w);
+        }
+        if !words.is_empty() {
+            cli = cli.arg("--help");
+        }
+        let out = cli.run().await;
+        out.assert_code(0);
+        let name = if words.is_empty() {
+            "cigna-setup".to_string()
+        } else {
+            words.join("-")
+        };
+        let leaf = !matches!(*words, [] | ["mail"] | ["config"]);
+        if leaf {
+            assert!(
+                out.stdout.contains("Example"),
+                "{name} --help has no example"
+            );
+        }
+        let path = dir.join(format!("{name}.txt"));
+        if update {
+            std::fs::write(&path, &out.stdout).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_default();
+        if want != out.stdout {
+            mismatches.push(format!("--- {}\n{}", path.display(), out.stdout));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "help changed (UPDATE_SNAPSHOTS=1 to accept):\n{}",
+        mismatches.join("\n")
+    );
+}
