@@ -161,7 +161,11 @@ mod tests {
             qs.dedup();
             assert_eq!(qs.len(), 3);
         }
-        assert!(ids.len() > 190, "the suffix is random: {} distinct", ids.len());
+        assert!(
+            ids.len() > 190,
+            "the suffix is random: {} distinct",
+            ids.len()
+        );
     }
 
     #[test]

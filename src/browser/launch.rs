@@ -165,7 +165,7 @@ pub(super) async fn start(
 /// `resume` must be able to start a new one on the same profile. The lock names the process
 /// (`SingletonLock` → `host-PID`): if that process still runs with this profile, it is that
 /// orphan, and it is stopped; then the stale lock files are removed.
-fn release_profile(dir: &Path) {
+pub fn release_profile(dir: &Path) {
     let lock = dir.join("SingletonLock");
     let Ok(target) = std::fs::read_link(&lock) else {
         return;

@@ -9,7 +9,7 @@
 mod launch;
 mod locator;
 
-pub use launch::{find_executable, version, BrowserOptions};
+pub use launch::{find_executable, release_profile, version, BrowserOptions};
 pub use locator::{Among, Locator};
 
 use std::time::Duration;

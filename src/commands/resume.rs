@@ -201,6 +201,8 @@ pub async fn resume(args: ResumeArgs) -> Result<()> {
     });
     let Some(first_open) = first_open else {
         progress::note(&format!("run {} has no step left to do", args.run));
+        // Killed after its last step: its browser may still run on the profile.
+        crate::browser::release_profile(&r.journal.dir.join("browser"));
         return conclude(&mut r, &args.with);
     };
     if r.journal.flow() == "register" && registration_exists(&mut r, &args.with).await? {

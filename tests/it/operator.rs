@@ -287,3 +287,64 @@ async fn help_snapshots() {
         mismatches.join("\n")
     );
 }
+
+/// No password in the environment or a file, on a terminal: the tool asks without echo. Run
+/// under `script` (util-linux) for a real pseudo-terminal; the password is typed only once
+/// the prompt shows (before that, the terminal would still echo).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_is_asked_on_a_terminal_without_echo() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dovecot = tokio::task::spawn_blocking(|| crate::support::dovecot::start(true))
+        .await
+        .unwrap();
+    let command = format!(
+        "{} mail check --imap-url {} --imap-ca {}",
+        crate::support::run::binary().display(),
+        dovecot.imaps_url(crate::support::dovecot::MAILBOX_USER),
+        dovecot.ca_file().display()
+    );
+    let mut child = tokio::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", std::env::var("HOME").unwrap_or_default())
+        .env("XDG_CONFIG_HOME", "/nonexistent/cigna-setup-tests")
+        .env("TERM", "dumb")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("script (util-linux) runs");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !String::from_utf8_lossy(&seen).contains("Password of the mailbox") {
+        assert!(std::time::Instant::now() < deadline, "no prompt: {seen:?}");
+        let mut buf = [0u8; 256];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(30), stdout.read(&mut buf))
+            .await
+            .expect("output")
+            .unwrap();
+        assert!(
+            n > 0,
+            "ended before the prompt: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{}\n", crate::support::dovecot::MAILBOX_PASSWORD).as_bytes())
+        .await
+        .unwrap();
+    stdout.read_to_end(&mut seen).await.unwrap();
+    let status = child.wait().await.unwrap();
+    let shown = String::from_utf8_lossy(&seen);
+    assert!(status.success(), "{shown}");
+    assert!(shown.contains("login ok"), "{shown}");
+    assert!(
+        !shown.contains(crate::support::dovecot::MAILBOX_PASSWORD),
+        "the password was echoed:\n{shown}"
+    );
+}

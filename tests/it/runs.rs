@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use cigna_setup::browser::{find_executable, Browser, BrowserOptions};
 
-use crate::support::run::{Cli, Output};
+use crate::support::run::{processes_mentioning, Cli, Output};
 use crate::support::world::{World, MAILBOX_PASSWORD, OFFICE_PASSWORD};
 
 fn run_dir(world: &World, out: &Output) -> PathBuf {
@@ -388,6 +388,17 @@ async fn killed_at_any_step_boundary_a_run_resumes_to_one_active_user() {
             .collect();
         assert_eq!(mine.len(), 1, "killed after {killed_after} steps: {mine:?}");
         assert_eq!(mine[0]["status"], "active");
+        // No browser is left on the run's profile, not even the killed run's own.
+        let profile = journal.parent().unwrap().join("browser");
+        let gone_by = std::time::Instant::now() + Duration::from_secs(5);
+        while !processes_mentioning(&profile.to_string_lossy()).is_empty() {
+            assert!(
+                std::time::Instant::now() < gone_by,
+                "killed after {killed_after} steps: a browser still runs on {}",
+                profile.display()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
     assert_eq!(world.portal.state_json()["duplicate_creations"], 0);
     // Most boundaries were hit exactly (a fast step may finish before the kill lands).
