@@ -307,6 +307,11 @@ pub struct LoginArgs {
     #[arg(long, env = "CIGNA_USER_ID")]
     pub user_id: Option<String>,
 
+    /// The new login's three security questions and answers (else generated): a file (mode
+    /// 0600) of three lines `question = answer`, questions from the portal's list.
+    #[arg(long, env = "CIGNA_SECURITY_ANSWERS_FILE", value_name = "FILE")]
+    pub security_answers_file: Option<PathBuf>,
+
     /// Also write the credentials JSON to this file (created with mode 0600).
     #[arg(long, env = "CIGNA_OUT", value_name = "FILE")]
     pub out: Option<PathBuf>,

@@ -125,16 +125,72 @@ pub fn generate_security() -> Vec<SecurityAnswer> {
         .collect()
 }
 
-pub fn make(tin: &str, user_id: Option<&str>, password: Option<&Secret>) -> Credentials {
+/// The new login's credentials: what was given, the rest generated.
+pub fn make(
+    tin: &str,
+    user_id: Option<&str>,
+    password: Option<&Secret>,
+    security: Option<&[SecurityAnswer]>,
+) -> Credentials {
     let user_id = user_id.map_or_else(|| generate_user_id(tin), str::to_string);
     let password = password
         .cloned()
         .unwrap_or_else(|| generate_password(&user_id));
     Credentials {
-        security: generate_security(),
+        security: security.map_or_else(generate_security, <[_]>::to_vec),
         user_id,
         password,
     }
+}
+
+/// Three `question = answer` lines (a `--security-answers-file`): questions from the portal's
+/// list, all different, answers not empty. Messages never repeat an answer.
+pub fn parse_security_answers(text: &str, origin: &str) -> anyhow::Result<Vec<SecurityAnswer>> {
+    let mut answers: Vec<SecurityAnswer> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = |why: String| {
+            crate::error::bad_input(format!(
+                "{origin} line {}: {why}; write three lines `question = answer` with questions \
+                 from the portal's list: {}",
+                i + 1,
+                SECURITY_QUESTIONS.join(" | ")
+            ))
+        };
+        let Some((question, answer)) = line.split_once('=') else {
+            return Err(bad("no `=` between question and answer".into()));
+        };
+        let (question, answer) = (question.trim(), answer.trim());
+        let Some(known) = SECURITY_QUESTIONS
+            .iter()
+            .find(|q| q.eq_ignore_ascii_case(question))
+        else {
+            return Err(bad(format!(
+                "\"{question}\" is not one of the portal's questions"
+            )));
+        };
+        if answer.is_empty() {
+            return Err(bad(format!("the answer to \"{known}\" is empty")));
+        }
+        if answers.iter().any(|a| a.question == *known) {
+            return Err(bad(format!("\"{known}\" is asked twice")));
+        }
+        answers.push(SecurityAnswer {
+            question: known.to_string(),
+            answer: answer.to_string(),
+        });
+    }
+    if answers.len() != 3 {
+        return Err(crate::error::bad_input(format!(
+            "{origin} holds {} security answers: the portal takes exactly three different \
+             questions, one `question = answer` per line",
+            answers.len()
+        )));
+    }
+    Ok(answers)
 }
 
 #[cfg(test)]
@@ -142,10 +198,49 @@ mod tests {
     use super::*;
 
     #[test]
+    fn security_answers_as_a_file_gives_them() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/credentials/security-answers.txt");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let answers = parse_security_answers(&text, "answers.txt").unwrap();
+        assert_eq!(answers.len(), 3);
+        assert_eq!(answers[0].question, "In what city were you born?");
+        assert_eq!(answers[0].answer, "Springfield = the one in Illinois");
+        let given = make("123456789", None, None, Some(&answers));
+        assert_eq!(given.security.len(), 3);
+        assert_eq!(given.security[2].answer, "Purple Falcon 9");
+
+        for (bad, why) in [
+            (
+                "What is your favorite food? = pie\n",
+                "holds 1 security answers",
+            ),
+            (
+                "What is your shoe size? = 9\nx\ny\n",
+                "line 1: \"What is your shoe size?\" is not one",
+            ),
+            (
+                "In what city were you born? = a\nIn what city were you born? = b\n",
+                "line 2: \"In what city were you born?\" is asked twice",
+            ),
+            (
+                "What is your favorite food? =   \n",
+                "line 1: the answer to",
+            ),
+            ("no equals sign here\n", "line 1: no `=`"),
+        ] {
+            let err = parse_security_answers(bad, "answers.txt").unwrap_err();
+            assert_eq!(crate::error::exit_code(&err), 2);
+            let msg = format!("{err:#}");
+            assert!(msg.contains(why), "{why:?} not in {msg}");
+        }
+    }
+
+    #[test]
     fn generated_credentials_follow_the_rules() {
         let mut ids = std::collections::HashSet::new();
         for _ in 0..200 {
-            let c = make("123456789", None, None);
+            let c = make("123456789", None, None, None);
             assert!(
                 c.user_id.starts_with("insadmin6789") && c.user_id.len() == 16,
                 "{}",

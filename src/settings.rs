@@ -79,6 +79,8 @@ pub struct NewLogin {
     pub browser: Option<PathBuf>,
     pub user_id: Option<String>,
     pub user_password: Option<Secret>,
+    /// The three security questions and answers, when given (else generated).
+    pub security: Option<Vec<crate::credentials::SecurityAnswer>>,
     pub out: Option<PathBuf>,
     pub runs_dir: PathBuf,
     pub flow_file: Option<PathBuf>,
@@ -463,6 +465,22 @@ impl NewLogin {
             None => None,
         };
         let user_password = read_secret("CIGNA_USER_PASSWORD", None, "")?;
+        let security = match &args.security_answers_file {
+            Some(path) => {
+                let text = read_secret("", Some(path), "--security-answers-file")?
+                    .map(|s| s.expose().to_string())
+                    .unwrap_or_default();
+                let answers = crate::credentials::parse_security_answers(
+                    &text,
+                    &format!("--security-answers-file {}", path.display()),
+                )?;
+                for a in &answers {
+                    crate::secrets::global().register(&a.answer);
+                }
+                Some(answers)
+            }
+            None => None,
+        };
         if let Some(p) = &user_password {
             crate::credentials::check_password(p, user_id.as_deref())?;
         }
@@ -474,6 +492,7 @@ impl NewLogin {
             browser: args.portal.browser.clone(),
             user_id,
             user_password,
+            security,
             out: args.out.clone(),
             runs_dir: args.runs_dir.clone().unwrap_or_else(default_runs_dir),
             flow_file: args.flow.clone(),

@@ -1,8 +1,9 @@
 // The in-page half of the browser driver: finds an element the way a person would (visible
 // label, role + accessible name, visible text), checks it is actionable, and acts or reports
-// where to click. Evaluated fresh with every request, so it survives navigations and needs no
-// injection step. Accessible names follow the ARIA accname rules closely enough for forms:
-// aria-labelledby, aria-label, <label>, value of submit inputs, then content.
+// where to click. The first request to a document installs it (window.__cignaSetupLocate), so
+// a navigation needs no injection step and later requests send only their arguments.
+// Accessible names follow the ARIA accname rules closely enough for forms: aria-labelledby,
+// aria-label, <label>, value of submit inputs, then content.
 //
 // Returns one of:
 //   {status: "ok", value?}               done (or the state already holds)

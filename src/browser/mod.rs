@@ -27,6 +27,8 @@ use tokio::time::Instant;
 use crate::error;
 
 const LOCATE_JS: &str = include_str!("locate.js");
+/// Where a document keeps the engine once it was sent (a name no page uses).
+const LOCATE_FN: &str = "__cignaSetupLocate";
 
 /// Texts of a portal's error pages: a wait that meets one stops at once, and the step may
 /// reload and try again.
@@ -470,8 +472,24 @@ impl Browser {
         )
     }
 
+    /// One request to the in-page engine. The engine's source (25 KB) is sent and compiled
+    /// once per document, by the first request that finds it missing; later requests call it.
     async fn ask_page(&self, request: &serde_json::Value) -> Result<Reply> {
-        let expression = format!("{LOCATE_JS}({request})");
+        let call = format!(
+            "typeof window.{LOCATE_FN} === 'function' ? window.{LOCATE_FN}({request}) : undefined"
+        );
+        let value = match self.evaluate(call).await? {
+            Some(value) => value,
+            None => self
+                .evaluate(format!("(window.{LOCATE_FN} = {LOCATE_JS})({request})"))
+                .await?
+                .context("page script returned nothing")?,
+        };
+        Ok(serde_json::from_value(value)?)
+    }
+
+    /// Evaluates an expression (awaiting a promise); `None` when it is undefined.
+    async fn evaluate(&self, expression: String) -> Result<Option<serde_json::Value>> {
         let params = EvaluateParams::builder()
             .expression(expression)
             .await_promise(true)
@@ -482,13 +500,7 @@ impl Browser {
         if let Some(ex) = &resp.result.exception_details {
             anyhow::bail!("page script exception: {}", ex.text);
         }
-        let value = resp
-            .result
-            .result
-            .value
-            .clone()
-            .context("page script returned nothing")?;
-        Ok(serde_json::from_value(value)?)
+        Ok(resp.result.result.value.clone())
     }
 
     /// A person's click: move, press, release. The three events are sent at once (Chromium

@@ -72,6 +72,7 @@ pub async fn command(args: DemoArgs) -> Result<()> {
         browser: args.browser.clone(),
         user_id: None,
         user_password: None,
+        security: None,
         out: None,
         runs_dir: args
             .runs_dir

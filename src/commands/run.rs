@@ -86,6 +86,7 @@ pub fn new_credentials(login: &NewLogin) -> credentials::Credentials {
         login.tin.digits(),
         login.user_id.as_deref(),
         login.user_password.as_ref(),
+        login.security.as_deref(),
     )
 }
 

@@ -362,9 +362,19 @@ async fn no_secret_leaks_into_logs_journal_or_artifacts() {
     let email = "secrets.123456789@codes.zuub.test";
     let user_password = "Zq7#mLp2vR9x";
     let out_file = world.runs.path().join("creds.json");
+    let answers_file = world.runs.path().join("answers.txt");
+    std::fs::write(
+        &answers_file,
+        "What street did you grow up on? = Maple Answer 4471\n\
+         In what city were you born? = Answer Town 8813\n\
+         What is your favorite food? = Answer Pie 5520\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&answers_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let out = world
         .existing(email)
         .env("CIGNA_USER_PASSWORD", user_password)
+        .path_flag("--security-answers-file", &answers_file)
         .arg("-vv")
         .flag("--log-format", "json")
         .arg("--trace")
@@ -402,12 +412,20 @@ async fn no_secret_leaks_into_logs_journal_or_artifacts() {
     code.assert_code(0);
     let code = code.json()["code"].as_str().unwrap().to_string();
 
+    let creds: Value = serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    assert_eq!(
+        creds["security_questions"][1],
+        serde_json::json!({"question": "In what city were you born?", "answer": "Answer Town 8813"})
+    );
     let secrets = [
         OFFICE_PASSWORD,
         MAILBOX_PASSWORD,
         user_password,
         temp_password.as_str(),
         code.as_str(),
+        "Maple Answer 4471",
+        "Answer Town 8813",
+        "Answer Pie 5520",
     ];
     for s in secrets {
         assert!(

@@ -130,10 +130,18 @@ async fn a_late_code_email_is_waited_for() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_portal_is_waited_for() {
+async fn a_slow_portal_is_waited_for_quietly() {
     let world = World::start_with_faults(vec![Fault::Slow]).await;
     let email = "slow.123456789@codes.zuub.test";
-    let out = world.existing(email).run().await;
+    let out = world
+        .existing(email)
+        .arg("--quiet")
+        .arg("--json")
+        .run()
+        .await;
     out.assert_code(0);
+    // --quiet: nothing on stderr for a run that went well; the credentials still on stdout.
+    assert_eq!(out.stderr, "", "--quiet printed");
+    assert_eq!(out.json()["status"], "active");
     assert_one_active_user(&world, email);
 }

@@ -1,5 +1,6 @@
 //! `mail check` and `mail wait-code` against a real Dovecot.
 
+use crate::support::dovecot::rfc2822_now as now;
 use crate::support::run::Cli;
 use crate::support::world::{World, MAILBOX_PASSWORD};
 
@@ -13,7 +14,12 @@ fn code_email(to: &str, code: &str, date: &str) -> String {
 }
 
 async fn append(world: &World, raw: String) {
-    let mb = world.dovecot.mailbox("codes");
+    append_to(world, "INBOX", raw).await
+}
+
+async fn append_to(world: &World, folder: &str, raw: String) {
+    let mut mb = world.dovecot.mailbox("codes");
+    mb.url.mailbox = folder.to_string();
     tokio::task::spawn_blocking(move || cigna_setup::mail::append(&mb, raw.as_bytes()))
         .await
         .unwrap()
@@ -31,24 +37,8 @@ fn mail(world: &World, sub: &str) -> Cli {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_check_reports_folders_idle_and_the_portals_messages() {
     let world = World::start(None).await;
-    append(
-        &world,
-        code_email(
-            "a@codes.zuub.test",
-            "123456",
-            "Sat, 28 Nov 2026 10:00:00 +0000",
-        ),
-    )
-    .await;
-    append(
-        &world,
-        code_email(
-            "b@codes.zuub.test",
-            "654321",
-            "Sat, 28 Nov 2026 10:01:00 +0000",
-        ),
-    )
-    .await;
+    append(&world, code_email("a@codes.zuub.test", "123456", &now())).await;
+    append(&world, code_email("b@codes.zuub.test", "654321", &now())).await;
     let out = mail(&world, "check").arg("--json").run().await;
     out.assert_code(0);
     let report = out.json();
@@ -88,25 +78,13 @@ async fn mail_check_reports_folders_idle_and_the_portals_messages() {
 async fn mail_wait_code_prints_the_newest_code_for_the_address() {
     let world = World::start(None).await;
     let to = "waiter@codes.zuub.test";
+    append(&world, code_email(to, "111111", &now())).await;
     append(
         &world,
-        code_email(to, "111111", "Sat, 28 Nov 2026 09:00:00 +0000"),
+        code_email("other@codes.zuub.test", "222222", &now()),
     )
     .await;
-    append(
-        &world,
-        code_email(
-            "other@codes.zuub.test",
-            "222222",
-            "Sat, 28 Nov 2026 09:01:00 +0000",
-        ),
-    )
-    .await;
-    append(
-        &world,
-        code_email(to, "333333", "Sat, 28 Nov 2026 09:02:00 +0000"),
-    )
-    .await;
+    append(&world, code_email(to, "333333", &now())).await;
     let out = mail(&world, "wait-code")
         .flag("--to", to)
         .flag("--timeout", "5s")
@@ -133,4 +111,41 @@ async fn mail_wait_code_prints_the_newest_code_for_the_address() {
         .await;
     out.assert_code(2);
     assert!(out.stderr.contains("--after"), "{}", out.stderr);
+}
+
+/// Codes filed into another folder by the office's mail rules: `--imap-mailbox` (repeatable)
+/// watches it, over AUTHENTICATE PLAIN (`--imap-auth plain`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_wait_code_watches_the_folders_given() {
+    let world = World::start(None).await;
+    let to = "filed@codes.zuub.test";
+    append_to(&world, "Cigna", code_email(to, "464646", &now())).await;
+    append(
+        &world,
+        code_email("other@codes.zuub.test", "222222", &now()),
+    )
+    .await;
+    let out = mail(&world, "wait-code")
+        .flag("--to", to)
+        .flag("--imap-mailbox", "INBOX")
+        .flag("--imap-mailbox", "Cigna")
+        .flag("--imap-auth", "plain")
+        .flag("--timeout", "5s")
+        .arg("--json")
+        .run()
+        .await;
+    out.assert_code(0);
+    let found = out.json();
+    assert_eq!(
+        (found["code"].as_str(), found["folder"].as_str()),
+        (Some("464646"), Some("Cigna"))
+    );
+
+    // INBOX alone does not have it.
+    let out = mail(&world, "wait-code")
+        .flag("--to", to)
+        .flag("--timeout", "1s")
+        .run()
+        .await;
+    out.assert_code(4);
 }

@@ -50,7 +50,8 @@ impl World {
                     ("spare".into(), MAILBOX_PASSWORD.into()),
                 ],
                 idle: true,
-                folders: Vec::new(),
+                // An office's mail rules may file the portal's email here.
+                folders: vec!["Cigna".into()],
             })
         })
         .await
