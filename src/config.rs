@@ -393,7 +393,9 @@ fn parse(text: &str, path: &Path) -> Result<BTreeMap<&'static str, (String, usiz
 fn setting_value(key: &str, value: toml::Value, at: &str) -> Result<(&'static str, String)> {
     if key.contains("password") || key.contains("secret") {
         return Err(bad_input(format!(
-            "{at}: `{key}`: secrets are never kept in the settings file; set              CIGNA_OFFICE_PASSWORD / CIGNA_IMAP_PASSWORD in the environment, or pass              --office-password-file / --imap-password-file FILE (mode 0600)"
+            "{at}: `{key}`: secrets are never kept in the settings file; set \
+             CIGNA_OFFICE_PASSWORD / CIGNA_IMAP_PASSWORD in the environment, or pass \
+             --office-password-file / --imap-password-file FILE (mode 0600)"
         )));
     }
     let Some(setting) = SETTINGS.iter().find(|s| s.key == key) else {
@@ -446,6 +448,9 @@ fn check(setting: &Setting, text: &str) -> Result<()> {
         }
         Kind::MailboxUrl => {
             text.parse::<crate::mail::MailboxUrl>()?;
+        }
+        Kind::Duration if setting.key == "poll-every" => {
+            settings::parse_poll_every(text)?;
         }
         Kind::Duration => {
             settings::parse_duration(text, setting.flag)?;

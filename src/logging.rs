@@ -29,7 +29,7 @@ impl Drop for RedactingWriter {
             return;
         }
         let text = String::from_utf8_lossy(&self.buf);
-        let _ = io::stderr().write_all(secrets::global().redact(&text).as_bytes());
+        crate::progress::write_log(&secrets::global().redact(&text));
     }
 }
 
@@ -43,10 +43,11 @@ impl<'a> MakeWriter<'a> for Redacting {
     }
 }
 
-/// Warnings by default; `-v` debug, `-vv` trace for our crate; RUST_LOG overrides all. With
-/// `json`, one JSON object per event (for CI).
-pub fn init(verbose: u8, json: bool) {
+/// Warnings by default (errors only with `quiet`); `-v` debug, `-vv` trace for our crate;
+/// RUST_LOG overrides all. With `json`, one JSON object per event (for CI).
+pub fn init(verbose: u8, quiet: bool, json: bool) {
     let default = match verbose {
+        0 if quiet => "error,chromiumoxide=off",
         0 => "warn,chromiumoxide=off",
         1 => "warn,cigna_setup=debug,chromiumoxide=off",
         _ => "info,cigna_setup=trace,chromiumoxide=warn",

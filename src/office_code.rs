@@ -2,7 +2,7 @@
 //! office's own sign-in asks it to verify its identity: typed at a prompt on a terminal, or
 //! read from `--office-code-file` or stdin, because only a person at the office can read it.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -61,14 +61,25 @@ impl OfficeCode {
                      terminal to be asked for it, or pass --office-code-file FILE (and write the \
                      code into FILE once it arrives) or --office-code-stdin (and pipe it in)",
                 )),
-                OfficeCode::Prompt | OfficeCode::Stdin => {
-                    if *self == OfficeCode::Prompt {
-                        let mut err = std::io::stderr();
-                        let _ = write!(err, "{prompt}");
-                        let _ = err.flush();
+                OfficeCode::Prompt => {
+                    // The spinner would redraw over the question.
+                    crate::progress::pause_spinner();
+                    let prompt = prompt.to_string();
+                    let asked =
+                        tokio::task::spawn_blocking(move || crate::terminal::ask_secret(&prompt));
+                    match tokio::time::timeout(timeout, asked).await {
+                        Ok(answer) => answer??
+                            .map(|code| code.expose().to_string())
+                            .unwrap_or_default(),
+                        Err(_) => {
+                            return Err(verification_code(format!(
+                                "no office verification code was typed within {}s (--code-timeout)",
+                                timeout.as_secs()
+                            )))
+                        }
                     }
-                    read_stdin_line(timeout).await?
                 }
+                OfficeCode::Stdin => read_stdin_line(timeout).await?,
                 OfficeCode::File(path) => read_file_line(path, asked_at, timeout).await?,
             };
         check(&raw)
@@ -117,7 +128,8 @@ async fn read_file_line(path: &Path, asked_at: SystemTime, timeout: Duration) ->
             .is_ok_and(|t| t >= fresh_after);
         if fresh {
             let text = std::fs::read_to_string(path).unwrap_or_default();
-            if let Some(line) = text.lines().find(|l| !l.trim().is_empty()) {
+            // A file caught half-written is read again on the next look.
+            if let Some(line) = text.lines().find(|l| check(l).is_ok()) {
                 return Ok(line.to_string());
             }
         }
@@ -195,6 +207,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(code.expose(), "111111");
+
+        // Caught half-written, it is read again until the whole code is there.
+        std::fs::write(&path, "12").unwrap();
+        let asked_at = SystemTime::now();
+        let writer = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            std::fs::write(&path, "123456\n").unwrap();
+        };
+        let (code, ()) = tokio::join!(source.read("", asked_at, Duration::from_secs(5)), writer);
+        assert_eq!(code.unwrap().expose(), "123456");
     }
 
     #[tokio::test]

@@ -76,6 +76,16 @@ pub fn step_started(n: usize, total: usize, id: &str) {
     }
 }
 
+/// Stops the spinner until the next step starts (a question is about to be asked).
+pub fn pause_spinner() {
+    if style() == Style::Spinner {
+        let mut current = lock();
+        if current.take().is_some() {
+            let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
+        }
+    }
+}
+
 /// A step ended: `[n/total] id ok 412ms` (with `why` for a skipped one).
 pub fn step_finished(
     n: usize,
@@ -132,6 +142,16 @@ pub fn error(err: &anyhow::Error) {
 fn emit(mut value: serde_json::Value) {
     value["timestamp"] = crate::journal::now_rfc3339().into();
     print_line(&value.to_string());
+}
+
+/// A formatted (and redacted) log event: written whole, after clearing the spinner's line.
+pub fn write_log(text: &str) {
+    let _guard = lock();
+    let mut err = std::io::stderr().lock();
+    if style() == Style::Spinner {
+        let _ = write!(err, "\r\x1b[2K");
+    }
+    let _ = err.write_all(text.as_bytes());
 }
 
 /// Writes one redacted line, clearing the spinner's line first on a terminal.

@@ -246,6 +246,19 @@ pub fn read_secret(env: &str, file: Option<&Path>, file_flag: &str) -> Result<Op
     }
 }
 
+/// How often to poll a mailbox without IDLE: a quarter second at the least, so a server is
+/// never asked in a tight loop.
+pub fn parse_poll_every(raw: &str) -> Result<Duration> {
+    let every = parse_duration(raw, "--poll-every")?;
+    if every < Duration::from_millis(250) {
+        return Err(bad_input(format!(
+            "--poll-every \"{raw}\" is too often: poll no more than four times a second \
+             (250ms or more; the default is 2s)"
+        )));
+    }
+    Ok(every)
+}
+
 /// As `read_secret`; when neither gives it and stdin is a terminal, asks without echo.
 pub fn read_secret_or_ask(
     env: &str,
@@ -272,7 +285,8 @@ pub fn parse_date_of_birth(raw: &str) -> Result<String> {
     let [m, d, y] = parts[..] else {
         return Err(bad("is not MM/DD/YYYY"));
     };
-    if m.len() != 2 || d.len() != 2 || y.len() != 4 {
+    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    if m.len() != 2 || d.len() != 2 || y.len() != 4 || ![m, d, y].into_iter().all(digits) {
         return Err(bad("is not MM/DD/YYYY"));
     }
     let (Ok(m), Ok(d), Ok(y)) = (m.parse::<u8>(), d.parse::<u8>(), y.parse::<i32>()) else {
@@ -410,7 +424,7 @@ pub fn mailbox(args: &MailboxArgs) -> Result<MailboxConfig> {
     let mut config = MailboxConfig::new(url, password);
     config.ca_file = args.imap_ca.clone();
     config.folders = folders;
-    config.poll_every = parse_duration(&args.poll_every, "--poll-every")?;
+    config.poll_every = parse_poll_every(&args.poll_every)?;
     config.auth = match args.imap_auth {
         crate::cli::ImapAuthArg::Login => crate::mail::ImapAuth::Login,
         crate::cli::ImapAuthArg::Plain => crate::mail::ImapAuth::Plain,
@@ -603,6 +617,36 @@ fn check_ca_file(ca: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_of_birth() {
+        assert_eq!(parse_date_of_birth(" 02/29/1984 ").unwrap(), "02/29/1984");
+        for bad in [
+            "02/29/1985",
+            "13/01/1980",
+            "1/1/1980",
+            "+1/+1/1980",
+            "01-01-1980",
+            "01/01/2020",
+            "01/01/1880",
+        ] {
+            let err = parse_date_of_birth(bad).expect_err(bad);
+            assert_eq!(crate::error::exit_code(&err), 2, "{bad}");
+            assert!(format!("{err}").contains("MM/DD/YYYY"), "{err}");
+        }
+    }
+
+    #[test]
+    fn polling_is_never_a_tight_loop() {
+        assert_eq!(
+            parse_poll_every("500ms").unwrap(),
+            Duration::from_millis(500)
+        );
+        for bad in ["0s", "0ms", "100ms"] {
+            let err = parse_poll_every(bad).expect_err(bad);
+            assert!(format!("{err}").contains("250ms or more"), "{err}");
+        }
+    }
 
     #[test]
     fn tins() {

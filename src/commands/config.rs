@@ -7,6 +7,21 @@ use serde_json::json;
 use crate::cli::ConfigShowArgs;
 use crate::config::{self, Source};
 
+/// A value as shown: a password someone put into a URL (`imaps://user:PASS@host`, refused when
+/// used) is masked, since this output gets pasted into support tickets.
+fn masked(value: &str) -> String {
+    let Some((scheme, rest)) = value.split_once("://") else {
+        return value.to_string();
+    };
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:********@{host}")
+        }
+        _ => value.to_string(),
+    }
+}
+
 pub fn show(args: ConfigShowArgs) -> Result<()> {
     let loaded = config::loaded();
     let rows: Vec<(&str, String, Source)> = config::SETTINGS
@@ -17,11 +32,8 @@ pub fn show(args: ConfigShowArgs) -> Result<()> {
                 .get(s.key)
                 .cloned()
                 .unwrap_or((Source::Default, None));
-            (
-                s.key,
-                value.unwrap_or_else(|| s.default.to_string()),
-                source,
-            )
+            let value = value.map_or_else(|| s.default.to_string(), |v| masked(&v));
+            (s.key, value, source)
         })
         .collect();
     let secrets: Vec<(&str, &str, bool)> = config::SECRETS
@@ -82,4 +94,20 @@ pub fn show(args: ConfigShowArgs) -> Result<()> {
         println!("  {env:<22} {how}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_password_in_a_url_is_masked() {
+        assert_eq!(
+            super::masked("imaps://codes:hunter2@imap.zuub.test/INBOX"),
+            "imaps://codes:********@imap.zuub.test/INBOX"
+        );
+        assert_eq!(
+            super::masked("imaps://codes@zuub.com@imap.zuub.test/INBOX"),
+            "imaps://codes@zuub.com@imap.zuub.test/INBOX"
+        );
+        assert_eq!(super::masked("5m"), "5m");
+    }
 }

@@ -491,7 +491,20 @@ pub fn remembered_mailbox(
             .and_then(|v| v.as_str())
             .map(str::to_string)
     };
-    let folders = if args.imap_mailboxes.is_empty() {
+    // The run's own mailbox beats the settings file (which may name another office's); a flag
+    // or an environment variable given now beats the run. A value is the file's when it is what
+    // the file set.
+    let loaded = crate::config::loaded();
+    let from_file = |key: &str, value: &str| {
+        matches!(
+            loaded.values.get(key),
+            Some((crate::config::Source::File { .. }, Some(v))) if v == value
+        )
+    };
+    let given = |key: &str, value: Option<String>| value.filter(|v| !from_file(key, v));
+    let folders = if args.imap_mailboxes.is_empty()
+        || from_file("imap-mailboxes", &args.imap_mailboxes.join(","))
+    {
         journal
             .input("imap_mailboxes")
             .and_then(|v| serde_json::from_value(v.clone()).ok())
@@ -499,18 +512,29 @@ pub fn remembered_mailbox(
     } else {
         args.imap_mailboxes.clone()
     };
-    // A recorded `plain` holds unless this command asks for it again (LOGIN is the default).
+    let auth_name = match args.imap_auth {
+        crate::cli::ImapAuthArg::Login => "login",
+        crate::cli::ImapAuthArg::Plain => "plain",
+    };
+    // The recorded login method holds unless this command asks for another (LOGIN is the
+    // default, so only `plain` can be asked for).
     let imap_auth = match remembered("imap_auth").as_deref() {
         Some("plain") => crate::cli::ImapAuthArg::Plain,
+        Some("login") if from_file("imap-auth", auth_name) => crate::cli::ImapAuthArg::Login,
         _ => args.imap_auth,
     };
     crate::settings::mailbox(&crate::cli::MailboxArgs {
-        imap_url: args.imap_url.clone().or_else(|| remembered("imap_url")),
+        imap_url: given("imap-url", args.imap_url.clone())
+            .or_else(|| remembered("imap_url"))
+            .or_else(|| args.imap_url.clone()),
         imap_password_file: args.imap_password_file.clone(),
-        imap_ca: args
-            .imap_ca
-            .clone()
-            .or_else(|| remembered("imap_ca").map(PathBuf::from)),
+        imap_ca: given(
+            "imap-ca",
+            args.imap_ca.as_ref().map(|p| p.display().to_string()),
+        )
+        .or_else(|| remembered("imap_ca"))
+        .or_else(|| args.imap_ca.as_ref().map(|p| p.display().to_string()))
+        .map(PathBuf::from),
         imap_mailboxes: folders,
         imap_auth,
         poll_every: args.poll_every.clone(),

@@ -446,8 +446,25 @@ impl Worker {
             // search may not.
             session.noop().context("NOOP failed")?;
         }
+        // From the first UID (a changed UIDVALIDITY, or `mail wait-code --after`), the whole
+        // folder would be fetched: the server keeps to the days that can hold the message
+        // (a day early, for time zones).
+        let since = if first_uid <= 1 {
+            time::OffsetDateTime::from_unix_timestamp(wanted.not_before - 86_400)
+                .ok()
+                .and_then(|d| {
+                    d.format(time::macros::format_description!(
+                        "[day]-[month repr:short]-[year]"
+                    ))
+                    .ok()
+                })
+                .map(|d| format!(" SINCE {d}"))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
         let found = session
-            .uid_search(format!("UID {first_uid}:*"))
+            .uid_search(format!("UID {first_uid}:*{since}"))
             .context("UID SEARCH failed")?;
         // `UID n:*` always matches the highest UID, even one below n.
         let mut new: Vec<u32> = found

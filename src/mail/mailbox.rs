@@ -82,24 +82,15 @@ impl Mailbox {
             )));
         }
         let mut wanted = Wanted::new(to, mark.at);
-        wanted.used = used.iter().map(|u| u.code.clone()).collect();
+        wanted.used = used.to_vec();
         let mut waits: FuturesUnordered<_> = self
             .folders
             .iter()
             .zip(&mark.folders)
             .map(|(folder, folder_mark)| {
-                let mut folder_mark = folder_mark.clone();
                 let mut wanted = wanted.clone();
-                for u in used {
-                    if u.folder == folder_mark.folder {
-                        // In its own folder, a newer message has a higher UID.
-                        folder_mark.uid_next = folder_mark.uid_next.max(u.uid + 1);
-                    } else if let Some(arrived) = u.arrived {
-                        // Elsewhere only arrival times compare.
-                        wanted.not_before = wanted.not_before.max(arrived);
-                    }
-                }
-                folder.wait_code(folder_mark, mark.at, wanted, timeout)
+                wanted.folder = folder_mark.folder.clone();
+                folder.wait_code(folder_mark.clone(), mark.at, wanted, timeout)
             })
             .collect();
         // The first folder with the code wins; dropping the other waits cancels them.

@@ -22,8 +22,11 @@ pub(crate) struct Wanted {
     pub not_before: i64,
     /// A message sent or arrived before this (Unix seconds) carries an expired code.
     pub expired_before: i64,
-    /// Codes entered already in this run: never entered again.
-    pub used: Vec<String>,
+    /// Codes entered already in this run: never entered again, and only a message sent after
+    /// them counts (an older one carries a code the portal replaced).
+    pub used: Vec<VerificationCode>,
+    /// The folder this wait watches (UIDs compare only within one).
+    pub folder: String,
 }
 
 impl Wanted {
@@ -38,7 +41,19 @@ impl Wanted {
             expired_before: time::OffsetDateTime::now_utc().unix_timestamp()
                 - CODE_LIFETIME.as_secs() as i64,
             used: Vec::new(),
+            folder: String::new(),
         }
+    }
+
+    /// Whether a message is newer than every code entered already: sent later (Date header),
+    /// or, sent in the same second or undated, a higher UID in the same folder or a later
+    /// arrival in another.
+    fn newer_than_used(&self, arrival: &Arrival, sent: Option<i64>) -> bool {
+        self.used.iter().all(|u| match (sent, u.sent) {
+            (Some(s), Some(us)) if s != us => s > us,
+            _ if u.folder == self.folder => arrival.uid > u.uid,
+            _ => arrival.arrived.unwrap_or(i64::MIN) >= u.arrived.unwrap_or(i64::MAX),
+        })
     }
 }
 
@@ -87,7 +102,8 @@ impl Arrival {
         {
             Verdict::Expired
         } else if let Some(code) = &message.code {
-            if wanted.used.contains(code) {
+            let used = wanted.used.iter().any(|u| &u.code == code);
+            if used || !wanted.newer_than_used(self, message.sent) {
                 Verdict::Used
             } else {
                 Verdict::Match
@@ -98,15 +114,19 @@ impl Arrival {
     }
 }
 
-/// The newest matching arrival, as a code.
+/// The newest matching message, as a code: the latest sent (Date header; mail can arrive out
+/// of order, and only the latest code sent is valid), then the highest UID.
 pub(crate) fn best(
     seen: &BTreeMap<u32, Arrival>,
     wanted: &Wanted,
     folder: &str,
 ) -> Option<VerificationCode> {
     seen.values()
-        .rev()
-        .find(|a| a.verdict(wanted) == Verdict::Match)
+        .filter(|a| a.verdict(wanted) == Verdict::Match)
+        .max_by_key(|a| {
+            let sent = a.message.as_ref().and_then(|m| m.sent);
+            (sent.or(a.arrived).unwrap_or(i64::MIN), a.uid)
+        })
         .and_then(|a| {
             let message = a.message.as_ref()?;
             Some(VerificationCode {
@@ -115,6 +135,7 @@ pub(crate) fn best(
                 uid: a.uid,
                 subject: message.subject.clone(),
                 date: message.date.clone(),
+                sent: message.sent,
                 arrived: a.arrived,
             })
         })
@@ -340,16 +361,19 @@ mod tests {
         assert!(best(&seen, &wanted, "INBOX").is_none(), "sent two days ago");
         seen.insert(22, arrival(22, PORTAL_SENDER, to, now, Some("565656")));
         seen.insert(23, arrival(23, PORTAL_SENDER, to, now, Some("787878")));
-        assert_eq!(best(&seen, &wanted, "INBOX").unwrap().code, "787878");
-        wanted.used.push("787878".into());
-        assert_eq!(best(&seen, &wanted, "INBOX").unwrap().code, "565656");
+        wanted.folder = "INBOX".into();
+        let entered = best(&seen, &wanted, "INBOX").unwrap();
+        assert_eq!(entered.code, "787878");
+        // Entered (and refused): never again, nor the older 565656; a newer message counts.
+        wanted.used.push(entered);
+        assert!(best(&seen, &wanted, "INBOX").is_none());
+        seen.insert(24, arrival(24, PORTAL_SENDER, to, now, Some("909090")));
+        assert_eq!(best(&seen, &wanted, "INBOX").unwrap().code, "909090");
+        seen.remove(&24);
         let url: MailboxUrl = "imaps://codes@127.0.0.1".parse().unwrap();
         let message = timeout_message(
             &seen,
-            &Wanted {
-                used: vec!["565656".into(), "787878".into()],
-                ..wanted
-            },
+            &wanted,
             &mark(),
             time::OffsetDateTime::now_utc(),
             &url,
@@ -360,6 +384,33 @@ mod tests {
         for code in ["121212", "343434", "565656", "787878"] {
             assert!(!message.contains(code), "{message}");
         }
+    }
+
+    /// After "Resend code", the first email (older code) can arrive after the resent one: the
+    /// latest sent wins, whatever the UIDs; and if the older one was entered and refused, the
+    /// resent one (sent later, lower UID) still counts.
+    #[test]
+    fn the_latest_sent_code_wins_over_a_late_older_email() {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let to = "office.admin@zuub.com";
+        let mut wanted = Wanted::new(to, time::OffsetDateTime::UNIX_EPOCH);
+        wanted.folder = "INBOX".into();
+        let mut resent = arrival(11, PORTAL_SENDER, to, now, Some("222222"));
+        resent.message.as_mut().unwrap().sent = Some(now - 10);
+        let mut late_first = arrival(12, PORTAL_SENDER, to, now, Some("111111"));
+        late_first.message.as_mut().unwrap().sent = Some(now - 200);
+        let mut seen = BTreeMap::new();
+        seen.insert(11, resent);
+        seen.insert(12, late_first.clone());
+        assert_eq!(best(&seen, &wanted, "INBOX").unwrap().code, "222222");
+
+        // Had the late one been entered (found alone first) and refused, the resent one counts.
+        let mut only_late = BTreeMap::new();
+        only_late.insert(12, late_first);
+        wanted
+            .used
+            .push(best(&only_late, &wanted, "INBOX").unwrap());
+        assert_eq!(best(&seen, &wanted, "INBOX").unwrap().code, "222222");
     }
 
     #[test]

@@ -138,6 +138,8 @@ pub struct VerificationCode {
     pub uid: u32,
     pub subject: String,
     pub date: Option<String>,
+    /// The Date header in Unix seconds.
+    pub sent: Option<i64>,
     /// INTERNALDATE in Unix seconds.
     pub arrived: Option<i64>,
 }
