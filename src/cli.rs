@@ -728,7 +728,8 @@ pub struct DemoArgs {
     /// The Chromium to drive (default: chromium on PATH).
     pub browser: Option<PathBuf>,
 
-    /// Where the demo's run is kept (default: a temporary directory).
+    /// Where the demo's run is kept (default: cigna-setup-demo-runs in the temp directory, apart
+    /// from real runs).
     #[arg(long, value_name = "DIR")]
     pub runs_dir: Option<PathBuf>,
 

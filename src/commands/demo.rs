@@ -77,7 +77,8 @@ pub async fn command(args: DemoArgs) -> Result<()> {
         runs_dir: args
             .runs_dir
             .clone()
-            .unwrap_or_else(settings::default_runs_dir),
+            // Not the real runs dir: `cigna-setup runs` should not list fixture runs.
+            .unwrap_or_else(|| std::env::temp_dir().join("cigna-setup-demo-runs")),
         flow_file: None,
         json: args.json,
         timing: timing.clone(),
