@@ -8,6 +8,8 @@
 //!
 //! Run: `cargo bench --bench code_latency` (DELIVERIES=50 by default; POLL_EVERY=2s).
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use cigna_setup::dovecot::{Dovecot, DovecotOptions};
@@ -27,10 +29,6 @@ fn code_email(to: &str, code: &str) -> Vec<u8> {
          Your Cigna for HCP verification code is: {code}\r\nIt is valid for 24 hours.\r\n"
     )
     .into_bytes()
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// APPEND → code, in milliseconds, for each delivery.
@@ -90,18 +88,6 @@ async fn measure(idle: bool, deliveries: usize, poll_every: Duration) -> Vec<f64
     samples
 }
 
-fn print(name: &str, mut v: Vec<f64>) {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    println!(
-        "{name:<34} median {:>7.1} ms   p95 {:>7.1} ms   min {:>7.1}   max {:>7.1}   (n={})",
-        percentile(&v, 0.5),
-        percentile(&v, 0.95),
-        v[0],
-        v[v.len() - 1],
-        v.len()
-    );
-}
-
 fn main() {
     let deliveries: usize = std::env::var("DELIVERIES")
         .ok()
@@ -117,10 +103,11 @@ fn main() {
             "code latency: IMAP APPEND of the code email → code returned, {deliveries} deliveries"
         );
         let idle = measure(true, deliveries, poll_every).await;
-        print("with IDLE", idle);
+        support::summary("with IDLE", "ms", idle);
         let polled = measure(false, deliveries, poll_every).await;
-        print(
+        support::summary(
             &format!("polling every {}s (no IDLE)", poll_every.as_secs_f32()),
+            "ms",
             polled,
         );
     });

@@ -5,6 +5,8 @@
 //!
 //! Run: `cargo bench --bench existing_flow` (RUNS=10 to change the count).
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use cigna_setup::dovecot::{Dovecot, DovecotOptions};
@@ -29,27 +31,6 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
         .nth(1)?
         .parse()
         .ok()
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
-fn summary(name: &str, unit: &str, mut v: Vec<f64>) {
-    if v.is_empty() {
-        println!("{name:<28} n/a");
-        return;
-    }
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    println!(
-        "{name:<28} median {:>8.1} {unit}   p95 {:>8.1} {unit}   min {:>8.1}   max {:>8.1}   (n={})",
-        percentile(&v, 0.5),
-        percentile(&v, 0.95),
-        v[0],
-        v[v.len() - 1],
-        v.len()
-    );
 }
 
 async fn one_run(
@@ -190,7 +171,7 @@ fn main() {
             samples.push(s);
         }
         println!("existing flow, {runs} runs, fixture portal + Dovecot on loopback:");
-        summary(
+        support::summary(
             "wall (incl. browser start)",
             "ms",
             samples
@@ -198,7 +179,7 @@ fn main() {
                 .map(|s| s.wall.as_secs_f64() * 1000.0)
                 .collect(),
         );
-        summary(
+        support::summary(
             "peak RSS, cigna-setup",
             "MiB",
             samples
@@ -206,7 +187,7 @@ fn main() {
                 .map(|s| s.peak_rss_kib as f64 / 1024.0)
                 .collect(),
         );
-        summary(
+        support::summary(
             "IDLE notice → code",
             "ms",
             samples.iter().filter_map(|s| s.idle_to_code_ms).collect(),

@@ -573,11 +573,14 @@ pub struct MailboxArgs {
     #[arg(
         long,
         env = "CIGNA_POLL_EVERY",
-        default_value = "2s",
+        default_value = POLL_EVERY,
         value_name = "DURATION"
     )]
     pub poll_every: String,
 }
+
+/// `--poll-every`'s default, also where a mailbox is built from recorded values.
+const POLL_EVERY: &str = "2s";
 
 impl Default for MailboxArgs {
     /// What the flags default to, for commands that build a mailbox from recorded values.
@@ -588,7 +591,7 @@ impl Default for MailboxArgs {
             imap_ca: None,
             imap_mailboxes: Vec::new(),
             imap_auth: ImapAuthArg::Login,
-            poll_every: "2s".into(),
+            poll_every: POLL_EVERY.into(),
         }
     }
 }

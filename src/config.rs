@@ -39,8 +39,9 @@ pub struct Setting {
     pub env: &'static str,
     pub flag: &'static str,
     kind: Kind,
-    /// The value when nothing sets it, as `config show` prints it.
-    pub default: &'static str,
+    /// What it means when nothing sets it, for settings without a default value of their own
+    /// (those come from the flags' definitions and the code, for `config show`).
+    pub unset: &'static str,
 }
 
 const fn setting(
@@ -48,14 +49,14 @@ const fn setting(
     env: &'static str,
     flag: &'static str,
     kind: Kind,
-    default: &'static str,
+    unset: &'static str,
 ) -> Setting {
     Setting {
         key,
         env,
         flag,
         kind,
-        default,
+        unset,
     }
 }
 
@@ -66,7 +67,7 @@ pub const SETTINGS: &[Setting] = &[
         "CIGNA_PORTAL_URL",
         "--portal-url",
         Kind::Url,
-        "https://cignaforhcp.cigna.com/",
+        "",
     ),
     setting(
         "browser",
@@ -75,13 +76,7 @@ pub const SETTINGS: &[Setting] = &[
         Kind::Path,
         "chromium, chromium-browser or google-chrome on PATH",
     ),
-    setting(
-        "runs-dir",
-        "CIGNA_RUNS_DIR",
-        "--runs-dir",
-        Kind::Path,
-        "~/.local/state/cigna-setup/runs",
-    ),
+    setting("runs-dir", "CIGNA_RUNS_DIR", "--runs-dir", Kind::Path, ""),
     setting(
         "office-user",
         "CIGNA_OFFICE_USER",
@@ -115,72 +110,71 @@ pub const SETTINGS: &[Setting] = &[
         "CIGNA_IMAP_AUTH",
         "--imap-auth",
         Kind::Auth,
-        "login",
+        "",
     ),
     setting(
         "poll-every",
         "CIGNA_POLL_EVERY",
         "--poll-every",
         Kind::Duration,
-        "2s",
+        "",
     ),
     setting(
         "code-timeout",
         "CIGNA_CODE_TIMEOUT",
         "--code-timeout",
         Kind::Duration,
-        "5m",
+        "",
     ),
     setting(
         "action-timeout",
         "CIGNA_ACTION_TIMEOUT",
         "--action-timeout",
         Kind::Duration,
-        "30s",
+        "",
     ),
-    setting("retries", "CIGNA_RETRIES", "--retries", Kind::Count, "2"),
+    setting("retries", "CIGNA_RETRIES", "--retries", Kind::Count, ""),
     setting(
         "entitlements",
         "CIGNA_ENTITLEMENTS",
         "--entitlement",
         Kind::Entitlements,
-        "Patient Eligibility & Benefits, Claim Status, Remittance Reports, Precertification, \
-         Fee Schedules",
+        "",
     ),
     setting(
         "profile.first-name",
         "CIGNA_FIRST_NAME",
         "--first-name",
         Kind::Text,
-        "Insurance",
+        "",
     ),
     setting(
         "profile.last-name",
         "CIGNA_LAST_NAME",
         "--last-name",
         Kind::Text,
-        "Admin",
+        "",
     ),
     setting(
         "profile.job-role",
         "CIGNA_JOB_ROLE",
         "--job-role",
         Kind::Text,
-        "Administration support",
+        "",
     ),
     setting(
         "profile.address",
         "CIGNA_ADDRESS",
         "--address",
         Kind::Text,
-        "123 Zuub Street, Zuub, CA, 60515",
+        "",
     ),
     setting(
         "profile.date-of-birth",
         "CIGNA_DATE_OF_BIRTH",
         "--date-of-birth",
         Kind::DateOfBirth,
-        "01/01/1980",
+        "",
     ),
 ];
 

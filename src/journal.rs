@@ -31,6 +31,21 @@ pub enum Status {
     Skipped,
 }
 
+impl Status {
+    /// The name journals and JSON output use (`pending_approval`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Running => "running",
+            Status::Done => "done",
+            Status::Failed => "failed",
+            Status::PendingApproval => "pending_approval",
+            Status::Active => "active",
+            Status::Skipped => "skipped",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepRecord {
     pub id: String,

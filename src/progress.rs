@@ -156,13 +156,7 @@ pub fn write_log(text: &str) {
 
 /// Writes one redacted line, clearing the spinner's line first on a terminal.
 fn print_line(text: &str) {
-    let text = secrets::global().redact(text);
-    let _guard = lock();
-    let mut err = std::io::stderr().lock();
-    if style() == Style::Spinner {
-        let _ = write!(err, "\r\x1b[2K");
-    }
-    let _ = writeln!(err, "{text}");
+    write_log(&format!("{}\n", secrets::global().redact(text)));
 }
 
 fn lock() -> std::sync::MutexGuard<'static, Option<(String, Instant)>> {

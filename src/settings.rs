@@ -34,7 +34,8 @@ pub const DEFAULT_ENTITLEMENTS: &[&str] = &[
 ];
 
 /// The profile the setup guide prescribes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Profile {
     pub first_name: String,
     pub last_name: String,
@@ -347,32 +348,14 @@ impl Profile {
 
     /// As recorded in a run's journal (the `profile` input), for `resume` and `step`.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "first_name": self.first_name,
-            "last_name": self.last_name,
-            "job_role_option": self.job_role_option,
-            "job_role": self.job_role,
-            "address": self.address,
-            "date_of_birth": self.date_of_birth,
-        })
+        serde_json::to_value(self).unwrap_or_default()
     }
 
+    /// A recorded profile; what it lacks (an older run's) is the default.
     pub fn from_json(value: Option<&serde_json::Value>) -> Profile {
-        let mut profile = Profile::default();
-        if let Some(v) = value {
-            let get = |k: &str, into: &mut String| {
-                if let Some(s) = v.get(k).and_then(|s| s.as_str()) {
-                    *into = s.to_string();
-                }
-            };
-            get("first_name", &mut profile.first_name);
-            get("last_name", &mut profile.last_name);
-            get("job_role_option", &mut profile.job_role_option);
-            get("job_role", &mut profile.job_role);
-            get("address", &mut profile.address);
-            get("date_of_birth", &mut profile.date_of_birth);
-        }
-        profile
+        value
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
     }
 }
 

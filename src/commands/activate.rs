@@ -71,13 +71,7 @@ pub async fn run_activate(a: &Activation) -> Result<Credentials> {
         (&login.tin, &login.email, &login.portal_url, &login.creds);
     if journal.status() == &Status::Active {
         progress::note(&format!("run {} is already active", a.run_id));
-        return Ok(run::credentials_of(
-            &journal,
-            tin.digits(),
-            email,
-            creds,
-            "active",
-        ));
+        return Ok(run::credentials_of(&journal, tin.digits(), email, creds));
     }
     let flow = flow::builtin("activate")?;
     let ids: Vec<String> = flow.steps.iter().map(|s| s.id.clone()).collect();
@@ -123,13 +117,7 @@ pub async fn run_activate(a: &Activation) -> Result<Credentials> {
         }
     }
     run::finish(&mut journal, Status::Active)?;
-    Ok(run::credentials_of(
-        &journal,
-        tin.digits(),
-        email,
-        creds,
-        "active",
-    ))
+    Ok(run::credentials_of(&journal, tin.digits(), email, creds))
 }
 
 fn pending_failure(run_id: &str, dir: &Path, waited: bool) -> anyhow::Error {

@@ -5,7 +5,44 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::cli::ConfigShowArgs;
-use crate::config::{self, Source};
+use crate::config::{self, Setting, Source};
+use crate::settings::{self, Profile};
+
+/// A setting's value when nothing sets it: the flag's own default (read from the command-line
+/// definition), else what the code falls back to, else what being unset means.
+fn default_of(setting: &Setting) -> String {
+    if let Some(value) = flag_default(
+        &<crate::cli::Cli as clap::CommandFactory>::command(),
+        setting.env,
+    ) {
+        return value;
+    }
+    let profile = Profile::default();
+    match setting.key {
+        "runs-dir" => settings::default_runs_dir().display().to_string(),
+        "entitlements" => settings::DEFAULT_ENTITLEMENTS.join(", "),
+        "profile.first-name" => profile.first_name,
+        "profile.last-name" => profile.last_name,
+        "profile.job-role" => profile.job_role_option,
+        "profile.address" => profile.address,
+        "profile.date-of-birth" => profile.date_of_birth,
+        _ => setting.unset.to_string(),
+    }
+}
+
+/// The default of the first flag, in any subcommand, that reads this environment variable.
+fn flag_default(command: &clap::Command, env: &str) -> Option<String> {
+    for arg in command.get_arguments() {
+        let defaults = arg.get_default_values();
+        if arg.get_env().is_some_and(|e| e == env) && !defaults.is_empty() {
+            let values: Vec<_> = defaults.iter().map(|d| d.to_string_lossy()).collect();
+            return Some(values.join(", "));
+        }
+    }
+    command
+        .get_subcommands()
+        .find_map(|sub| flag_default(sub, env))
+}
 
 /// A value as shown: a password someone put into a URL (`imaps://user:PASS@host`, refused when
 /// used) is masked, since this output gets pasted into support tickets.
@@ -32,7 +69,7 @@ pub fn show(args: ConfigShowArgs) -> Result<()> {
                 .get(s.key)
                 .cloned()
                 .unwrap_or((Source::Default, None));
-            let value = value.map_or_else(|| s.default.to_string(), |v| masked(&v));
+            let value = value.map_or_else(|| default_of(s), |v| masked(&v));
             (s.key, value, source)
         })
         .collect();
@@ -109,5 +146,18 @@ mod tests {
             "imaps://codes@zuub.com@imap.zuub.test/INBOX"
         );
         assert_eq!(super::masked("5m"), "5m");
+    }
+
+    #[test]
+    fn every_setting_has_a_default_to_show() {
+        for setting in crate::config::SETTINGS {
+            let shown = super::default_of(setting);
+            assert!(!shown.is_empty(), "{} shows no default", setting.key);
+        }
+        let code_timeout = crate::config::SETTINGS
+            .iter()
+            .find(|s| s.key == "code-timeout")
+            .unwrap();
+        assert_eq!(super::default_of(code_timeout), "5m");
     }
 }

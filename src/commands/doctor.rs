@@ -18,7 +18,7 @@ struct Check {
     check: &'static str,
     ok: bool,
     detail: String,
-    /// What to do about a FAIL.
+    /// What to do about a FAIL, when the detail does not say it already.
     #[serde(skip_serializing_if = "Option::is_none")]
     fix: Option<String>,
 }
@@ -42,9 +42,14 @@ impl Check {
         }
     }
 
-    /// A failure's own message usually says the fix already.
+    /// A FAIL whose error message says the fix already.
     fn failed(check: &'static str, err: &anyhow::Error) -> Check {
-        Check::fail(check, format!("{err:#}"), "see the message")
+        Check {
+            check,
+            ok: false,
+            detail: format!("{err:#}"),
+            fix: None,
+        }
     }
 }
 
@@ -61,7 +66,7 @@ pub async fn command(args: DoctorArgs) -> Result<()> {
         for c in &checks {
             let status = if c.ok { "ok  " } else { "FAIL" };
             println!("{status}  {:<22} {}", c.check, c.detail);
-            if let Some(fix) = c.fix.as_deref().filter(|f| *f != "see the message") {
+            if let Some(fix) = &c.fix {
                 println!("      {:<22} fix: {fix}", "");
             }
         }

@@ -72,6 +72,5 @@ pub async fn run_existing(settings: &ExistingSettings) -> Result<Credentials> {
         login.tin.digits(),
         &login.email,
         &creds,
-        "active",
     ))
 }

@@ -55,6 +55,5 @@ pub async fn run_register(settings: &RegisterSettings) -> Result<Credentials> {
         login.tin.digits(),
         &login.email,
         &creds,
-        "pending_approval",
     ))
 }

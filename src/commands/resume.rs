@@ -141,13 +141,13 @@ fn conclude(r: &mut Reopened, with: &ContinueArgs) -> Result<()> {
         ));
         return Ok(());
     }
-    let (status, word) = if r.journal.flow() == "register" {
-        (Status::PendingApproval, "pending_approval")
+    let status = if r.journal.flow() == "register" {
+        Status::PendingApproval
     } else {
-        (Status::Active, "active")
+        Status::Active
     };
     run::finish(&mut r.journal, status)?;
-    let creds = run::credentials_of(&r.journal, r.tin.digits(), &r.email, &r.creds, word);
+    let creds = run::credentials_of(&r.journal, r.tin.digits(), &r.email, &r.creds);
     creds.deliver(with.json, with.out.as_deref())
 }
 

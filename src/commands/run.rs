@@ -566,13 +566,12 @@ pub fn no_mending(_: &anyhow::Error, _: &Step, _: &mut Vars, _: &mut Journal) ->
     Ok(false)
 }
 
-/// The credentials of a run that reached `status`.
+/// The credentials of a run, with the status its journal says it reached.
 pub fn credentials_of(
     journal: &Journal,
     tin: &str,
     email: &str,
     creds: &credentials::Credentials,
-    status: &str,
 ) -> Credentials {
     Credentials {
         flow: journal.flow().to_string(),
@@ -582,7 +581,7 @@ pub fn credentials_of(
         user_id: creds.user_id.clone(),
         password: creds.password.expose().to_string(),
         security_questions: creds.security.clone(),
-        status: status.to_string(),
+        status: journal.status().name().to_string(),
         finished_at: journal::now_rfc3339(),
         run_dir: journal.dir.clone(),
     }

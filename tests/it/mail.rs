@@ -456,6 +456,14 @@ async fn a_server_restart_mid_wait_is_survived() {
     let mut dovecot = dovecot(true).await;
     let config = dovecot.mailbox(MAILBOX_USER);
     let (mailbox, mark) = open_marked(&config).await;
+    let log = dovecot.log_file();
+    let logins = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches(&format!("Login: user=<{MAILBOX_USER}>"))
+            .count()
+    };
+    let before = logins();
     // The wait's request is sent when join! first polls it; the restart cuts its connection.
     let (found, _restarted) = tokio::join!(
         mailbox.wait_code(&mark, OFFICE, Duration::from_secs(60)),
@@ -474,6 +482,8 @@ async fn a_server_restart_mid_wait_is_survived() {
     );
     let found = found.unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(found.code, "583920");
+    // The delivery's login, and the waiting session's own: it was cut and came back.
+    assert!(logins() >= before + 2, "the waiting session never logged in again");
 }
 
 /// AUTHENTICATE PLAIN instead of LOGIN.
