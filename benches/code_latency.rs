@@ -6,7 +6,13 @@
 //! one poll interval after the wait began, as real mail arrives at any phase of the polling.
 //! Figures only: nothing here asserts on time.
 //!
-//! Run: `cargo bench --bench code_latency` (DELIVERIES=50 by default; POLL_EVERY=2s).
+//! Then, with IDLE, one delivery each 5, 20 and 60 s after the mark (inside and past the window
+//! in which new mail is looked for with NOOP), printing the pickup and the IMAP commands the
+//! wait sent per second (its commands over its length, counting a wait shorter than a second as
+//! one second: the rule is at most 10 in any second).
+//!
+//! Run: `cargo bench --bench code_latency` (DELIVERIES=50 by default; POLL_EVERY=2s;
+//! LATE=5,20,60 in seconds, LATE= to skip).
 
 mod support;
 
@@ -31,8 +37,14 @@ fn code_email(to: &str, code: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// APPEND → code, in milliseconds, for each delivery.
-async fn measure(idle: bool, deliveries: usize, poll_every: Duration) -> Vec<f64> {
+/// APPEND → code, in milliseconds, and the wait's IMAP commands per second, for each delivery.
+/// `at`: when each email arrives after the mark; `None` is at random within one poll interval.
+async fn measure(
+    idle: bool,
+    deliveries: usize,
+    poll_every: Duration,
+    at: Option<&[Duration]>,
+) -> Vec<(f64, f64)> {
     let dovecot = tokio::task::spawn_blocking(move || {
         Dovecot::start(DovecotOptions {
             users: vec![(USER.into(), PASSWORD.into())],
@@ -61,9 +73,14 @@ async fn measure(idle: bool, deliveries: usize, poll_every: Duration) -> Vec<f64
         let decoy = code_email("front.desk@smiles.example", "222222");
         let real = code_email(OFFICE, &code);
         // The mail's arrival time, not a wait for anything.
-        let arrival = poll_every.mul_f64(rand::random::<f64>());
+        let arrival = match at {
+            Some(at) => at[i],
+            None => poll_every.mul_f64(rand::random::<f64>()),
+        };
+        let commands_before = mailbox.commands_sent();
+        let waited = Instant::now();
         let (found, (appender_back, appended_at)) = tokio::join!(
-            mailbox.wait_code(&mark, OFFICE, Duration::from_secs(30)),
+            mailbox.wait_code(&mark, OFFICE, Duration::from_secs(90)),
             async move {
                 tokio::time::sleep(arrival).await;
                 tokio::task::spawn_blocking(move || {
@@ -79,8 +96,10 @@ async fn measure(idle: bool, deliveries: usize, poll_every: Duration) -> Vec<f64
         appender = appender_back;
         let found = found.expect("the code arrives");
         let elapsed = appended_at.elapsed();
+        let per_sec = (mailbox.commands_sent() - commands_before) as f64
+            / waited.elapsed().as_secs_f64().max(1.0);
         assert_eq!(found.code, code, "delivery {i}: the right code");
-        samples.push(elapsed.as_secs_f64() * 1000.0);
+        samples.push((elapsed.as_secs_f64() * 1000.0, per_sec));
     }
     appender.close();
     drop(mailbox);
@@ -102,13 +121,38 @@ fn main() {
         println!(
             "code latency: IMAP APPEND of the code email → code returned, {deliveries} deliveries"
         );
-        let idle = measure(true, deliveries, poll_every).await;
-        support::summary("with IDLE", "ms", idle);
-        let polled = measure(false, deliveries, poll_every).await;
+        let idle = measure(true, deliveries, poll_every, None).await;
+        support::summary("with IDLE", "ms", idle.iter().map(|s| s.0).collect());
+        support::summary(
+            "  IMAP commands per second",
+            "/s",
+            idle.iter().map(|s| s.1).collect(),
+        );
+        let polled = measure(false, deliveries, poll_every, None).await;
         support::summary(
             &format!("polling every {}s (no IDLE)", poll_every.as_secs_f32()),
             "ms",
-            polled,
+            polled.iter().map(|s| s.0).collect(),
         );
+        support::summary(
+            "  IMAP commands per second",
+            "/s",
+            polled.iter().map(|s| s.1).collect(),
+        );
+        let late: Vec<Duration> = std::env::var("LATE")
+            .unwrap_or_else(|_| "5,20,60".into())
+            .split(',')
+            .filter_map(|s| s.trim().parse::<f64>().ok())
+            .map(Duration::from_secs_f64)
+            .collect();
+        if !late.is_empty() {
+            let samples = measure(true, late.len(), poll_every, Some(&late)).await;
+            for (after, (pickup, per_sec)) in late.iter().zip(samples) {
+                println!(
+                    "with IDLE, delivered {:>4.0} s after the mark   pickup {pickup:7.1} ms   {per_sec:4.1} IMAP commands/s",
+                    after.as_secs_f64()
+                );
+            }
+        }
     });
 }

@@ -96,10 +96,12 @@ async fn one_run(
     let wall = started.elapsed();
     let log = reader.await.unwrap();
     assert!(status.success(), "run {i} failed:\n{log}");
-    if std::env::var_os("SHOW_STEPS").is_some() {
+    if let Some(show) = std::env::var_os("SHOW_STEPS") {
+        // SHOW_STEPS=all prints the whole log (timestamps show what happens between actions).
+        let all = show == "all";
         for line in log
             .lines()
-            .filter(|l| l.starts_with('[') || l.contains("elapsed_us"))
+            .filter(|l| all || l.starts_with('[') || l.contains("elapsed_us"))
         {
             println!("    {line}");
         }
@@ -154,6 +156,7 @@ fn main() {
             auto_approve_after: None,
             faults: Vec::new(),
             office_2fa: false,
+            skin: cigna_setup::fixture::Skin::Classic,
         })
         .await
         .expect("fixture portal");

@@ -16,8 +16,33 @@ use crate::error::bad_input;
 pub fn parse() -> anyhow::Result<Cli> {
     let args: Vec<OsString> = std::env::args_os().collect();
     refuse_secrets(&args)?;
-    crate::config::load(&args)?;
+    // The fixture portal and the demo stand alone: a settings file naming a real mailbox must
+    // not have them APPEND fake code emails into it.
+    if !matches!(
+        subcommand(&args).as_deref(),
+        Some("fixture-portal" | "demo")
+    ) {
+        crate::config::load(&args)?;
+    }
     Ok(Cli::try_parse_from(&args).unwrap_or_else(|e| e.exit()))
+}
+
+/// The subcommand's name: the first argument that is not a global option or its value.
+fn subcommand(args: &[OsString]) -> Option<String> {
+    let mut it = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned());
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--config" | "--log-format" => {
+                it.next();
+            }
+            a if a.starts_with('-') => {}
+            a => return Some(a.to_string()),
+        }
+    }
+    None
 }
 
 /// A password on the command line is visible to every user (`ps`) and kept in shell history:
@@ -83,8 +108,15 @@ pub struct Cli {
     )]
     pub log_format: LogFormat,
 
-    /// The settings file (default: ./cigna-setup.toml, else
-    /// ~/.config/cigna-setup/cigna-setup.toml). Flags and environment variables override it.
+    /// Let the browser protocol's own log lines (chromiumoxide, tungstenite) through at the
+    /// level RUST_LOG asks for. They carry what pages return, passwords among them, before the
+    /// tool knows them as secrets: without this flag they are capped at warnings.
+    #[arg(long, global = true)]
+    pub log_cdp: bool,
+
+    /// The settings file (default: ~/.config/cigna-setup/cigna-setup.toml; one in the working
+    /// directory is read only when named here). It must be yours and not writable by others.
+    /// Flags and environment variables override it.
     #[arg(long, global = true, env = "CIGNA_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -193,10 +225,52 @@ pub enum Command {
     /// Example: CIGNA_IMAP_PASSWORD=… cigna-setup doctor --imap-url imaps://codes@imap.example.com/INBOX
     Doctor(DoctorArgs),
 
+    /// See a page as the tool sees it, to tell why a target is not found.
+    #[command(subcommand)]
+    Page(PageCommand),
+
     /// Print a shell completion script.
     ///
     /// Example: cigna-setup completions bash > ~/.local/share/bash-completion/completions/cigna-setup
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PageCommand {
+    /// Print what the tool sees on a page: each visible control, heading and text with its
+    /// role, accessible name, label, state (checked, disabled, expanded, busy) and value;
+    /// passwords and secret-looking values masked.
+    ///
+    /// Give a URL to open it in a fresh headless browser (no login), or a run id and a step to
+    /// see the page that step left when it failed.
+    ///
+    /// Examples:
+    ///   cigna-setup page snapshot https://cignaforhcp.cigna.com/
+    ///   cigna-setup page snapshot existing-20261128-101500-1a2b open-add-user --json
+    #[command(verbatim_doc_comment)]
+    Snapshot(PageSnapshotArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PageSnapshotArgs {
+    /// A URL (http://, https://, file://), or a run id followed by STEP.
+    pub target: String,
+
+    /// With a run id: the step whose saved page to show.
+    pub step: Option<String>,
+
+    /// Print JSON: {"url", "title", "nodes": [{"role", "name", "label", "value", "state",
+    /// "children"}]}.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Where runs are kept (default: ~/.local/state/cigna-setup/runs).
+    #[arg(long, env = "CIGNA_RUNS_DIR", value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
+
+    /// The Chromium to drive (default: chromium, chromium-browser or google-chrome on PATH).
+    #[arg(long, env = "CIGNA_BROWSER", value_name = "PATH")]
+    pub browser: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -707,6 +781,30 @@ pub struct FixturePortalArgs {
     /// office's email (shown in `/__state` as `office_code`; the tool asks for it).
     #[arg(long)]
     pub office_2fa: bool,
+
+    #[command(flatten)]
+    pub skin: SkinArg,
+}
+
+/// `--skin`: how the fixture portal's pages look (the back end is the same for every skin).
+#[derive(Debug, Args, Clone, Copy)]
+pub struct SkinArg {
+    /// The fixture portal's look: `classic` (its original pages) or `material` (an
+    /// Angular-Material-like one); the routes, rules and flow are the same.
+    #[arg(
+        long = "skin",
+        env = "CIGNA_FIXTURE_SKIN",
+        value_name = "SKIN",
+        default_value = "classic",
+        value_parser = skin_parser()
+    )]
+    pub skin: crate::fixture::Skin,
+}
+
+fn skin_parser() -> impl clap::builder::TypedValueParser<Value = crate::fixture::Skin> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(crate::fixture::Skin::ALL.map(|s| s.name()))
+        .try_map(|name| name.parse::<crate::fixture::Skin>())
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -739,4 +837,7 @@ pub struct DemoArgs {
     /// Print the credentials JSON on stdout.
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub skin: SkinArg,
 }

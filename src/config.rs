@@ -241,6 +241,9 @@ pub fn load(args: &[OsString]) -> Result<()> {
         }
         None => searched.iter().find(|p| p.is_file()).cloned(),
     };
+    if let Some(path) = &file {
+        check_trusted(path)?;
+    }
     let from_file = match &file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -304,10 +307,11 @@ fn config_flag(args: &[OsString]) -> Option<PathBuf> {
     None
 }
 
-/// `./cigna-setup.toml`, then `$XDG_CONFIG_HOME/cigna-setup/cigna-setup.toml` (or
-/// `~/.config/…`).
+/// `$XDG_CONFIG_HOME/cigna-setup/cigna-setup.toml` (or `~/.config/…`). Never the working
+/// directory's: a cloned or downloaded folder must not choose the browser or the mailbox; a
+/// file there is read only when `--config`/`CIGNA_CONFIG` names it.
 fn default_paths() -> Vec<PathBuf> {
-    let mut paths = vec![PathBuf::from(FILE_NAME)];
+    let mut paths = Vec::new();
     let config_home = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
@@ -316,6 +320,37 @@ fn default_paths() -> Vec<PathBuf> {
         paths.push(dir.join("cigna-setup").join(FILE_NAME));
     }
     paths
+}
+
+/// A settings file chooses the browser that runs and the mailbox that is read: it is used only
+/// when this user (or root) owns it and neither group nor others may write it.
+fn check_trusted(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(path).map_err(|e| {
+        bad_input(format!(
+            "cannot read the settings file {}: {e}",
+            path.display()
+        ))
+    })?;
+    let me = crate::owner::own_uid().unwrap_or(0);
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err(bad_input(format!(
+            "the settings file {} belongs to another user (uid {}): it would choose the browser \
+             and the mailbox; use a settings file of your own",
+            path.display(),
+            meta.uid()
+        )));
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o022 != 0 {
+        return Err(bad_input(format!(
+            "the settings file {} may be written by others (mode {mode:o}): whoever can write it \
+             chooses the browser and the mailbox; run `chmod go-w {}`",
+            path.display(),
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// The line (1-based) of a byte offset.
@@ -345,7 +380,7 @@ fn profile_key_line(text: &str, key: &str) -> Option<usize> {
 
 /// Every setting in the file as the text its environment variable takes, with its line.
 /// Unknown keys, secrets, wrong types and bad values are errors naming the file, line and key.
-fn parse(text: &str, path: &Path) -> Result<BTreeMap<&'static str, (String, usize)>> {
+pub(crate) fn parse(text: &str, path: &Path) -> Result<BTreeMap<&'static str, (String, usize)>> {
     let table: BTreeMap<Spanned<String>, toml::Value> = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
         bad_input(format!(
@@ -452,7 +487,8 @@ fn check(setting: &Setting, text: &str) -> Result<()> {
         Kind::Auth => {
             if !["login", "plain"].contains(&text) {
                 return Err(bad_input(format!(
-                    "\"{text}\" is not a login method: use \"login\" or \"plain\""
+                    "{} is not a login method: use \"login\" or \"plain\"",
+                    crate::error::shown(text)
                 )));
             }
         }

@@ -37,6 +37,8 @@ pub struct Engine<'a> {
     /// The flow's login-page text: outside the steps that open the portal, meeting it ends a
     /// wait at once (the session expired).
     pub login_page: Option<String>,
+    /// The flow's "still loading" texts: one-time looks wait until none shows.
+    pub loading: Vec<String>,
     /// What ends the current step's waits at once, besides what an action names.
     signed_out: Vec<String>,
     /// Codes this run has entered: never entered again.
@@ -69,6 +71,7 @@ impl<'a> Engine<'a> {
             trace: false,
             step_log: Vec::new(),
             login_page: None,
+            loading: Vec::new(),
             signed_out: Vec::new(),
             used_codes: Vec::new(),
             office_code: OfficeCode::Unavailable,
@@ -85,11 +88,12 @@ impl<'a> Engine<'a> {
             let step = &flow.steps[i];
             if let Some(when) = &step.when {
                 let when = self.vars.render(when)?;
+                self.browser.begin_step();
+                // Decided on one look: only once the page has settled.
                 let shown = self
                     .browser
-                    .expect_text(&when, &[], Duration::ZERO)
-                    .await
-                    .is_ok();
+                    .shows_settled(&when, None, &self.loading, self.action_timeout)
+                    .await?;
                 if !shown {
                     if let Some(rec) = self.journal.step_mut(&step.id) {
                         rec.status = Status::Skipped;
@@ -178,16 +182,13 @@ impl<'a> Engine<'a> {
     /// Screenshot, page (secrets redacted) and log lines of a step, in `artifacts/<step-id>/`.
     async fn save_artifacts(&mut self, step: &Step) {
         let dir = self.journal.dir.join("artifacts").join(&step.id);
-        if let Err(e) = std::fs::create_dir_all(&dir) {
-            tracing::warn!("could not keep the artifacts of step {}: {e}", step.id);
+        if let Err(e) = crate::journal::create_private_dir(&dir) {
+            tracing::warn!("could not keep the artifacts of step {}: {e:#}", step.id);
             return;
         }
         let redactor = secrets::global();
-        if let Err(e) = self
-            .browser
-            .save_evidence(&dir, |text| redactor.redact(text))
-            .await
-        {
+        let beside = secret_capture_labels(step, &self.vars);
+        if let Err(e) = self.browser.save_evidence(&dir, redactor, &beside).await {
             tracing::warn!("could not save the page of step {}: {e:#}", step.id);
         }
         let log = redactor.redact(&self.step_log.join("\n"));
@@ -206,6 +207,7 @@ impl<'a> Engine<'a> {
             _ => Vec::new(),
         };
         self.step_started = std::time::SystemTime::now();
+        self.browser.begin_step();
         // Where the step's code wait is, once it ran: a refused code goes back there, once.
         let mut code_wait: Option<usize> = None;
         let mut refusal_retried = false;
@@ -306,14 +308,25 @@ impl<'a> Engine<'a> {
             text,
             skip_to,
             needs,
+            next_page,
         } = action
         {
             let text = self.vars.render(text)?;
+            let next_page = next_page
+                .as_ref()
+                .map(|l| self.render_locator(l))
+                .transpose()?;
+            // Adding the user twice is what this guards against: look only once the table
+            // has settled, and on every page of it.
             let listed = self
                 .browser
-                .expect_text(&text, &[], Duration::ZERO)
-                .await
-                .is_ok();
+                .shows_settled(
+                    &text,
+                    next_page.as_ref(),
+                    &self.loading,
+                    self.action_timeout,
+                )
+                .await?;
             if !listed {
                 return Ok(None);
             }
@@ -338,7 +351,11 @@ impl<'a> Engine<'a> {
         let t = self.action_timeout;
         let b = self.browser;
         match action {
-            Action::Goto(url) => b.goto(&self.vars.render(url)?).await,
+            Action::Goto(url) => {
+                let url = self.vars.render(url)?;
+                same_origin_as_portal(&url, &self.vars.render("{portal_url}")?)?;
+                b.goto(&url).await
+            }
             Action::Expect { text, unless, or } => {
                 let mut unless: Vec<String> = unless
                     .iter()
@@ -383,8 +400,15 @@ impl<'a> Engine<'a> {
                 label,
                 into,
                 secret,
+                reveal,
             } => {
-                let value = b.read_next_to(&self.vars.render(label)?, t).await?;
+                let reveal = reveal
+                    .as_ref()
+                    .map(|r| self.render_locator(r))
+                    .transpose()?;
+                let value = b
+                    .read_next_to(&self.vars.render(label)?, reveal.as_ref(), t)
+                    .await?;
                 let name = format!("captured.{into}");
                 // Kept with the run's secrets either way: `resume` and `step` need it again.
                 self.journal.save_secret(&name, &value)?;
@@ -413,9 +437,10 @@ impl<'a> Engine<'a> {
                     .map(|r| self.render_locator(r))
                     .transpose()?;
                 let code = self.wait_for_code(&mark, &to, resend).await?;
-                tracing::info!(uid = code.uid, folder = %code.folder, subject = %code.subject, "verification code received");
                 let name = format!("captured.{into}");
+                // A secret before anything logs it: the subject may carry the code too.
                 self.vars.set_secret(&name, Secret::new(code.code.clone()));
+                tracing::info!(uid = code.uid, folder = %code.folder, subject = %code.subject, "verification code received");
                 // Entered next: never again in this run.
                 self.used_codes.push(code);
                 Ok(())
@@ -483,19 +508,7 @@ impl<'a> Engine<'a> {
     }
 
     fn render_locator(&self, l: &crate::browser::Locator) -> Result<crate::browser::Locator> {
-        use crate::browser::Locator;
-        Ok(match l {
-            Locator::Label { name } => Locator::Label {
-                name: self.vars.render(name)?,
-            },
-            Locator::Clickable { name } => Locator::Clickable {
-                name: self.vars.render(name)?,
-            },
-            Locator::Role { role, name } => Locator::Role {
-                role: self.vars.render(role)?,
-                name: self.vars.render(name)?,
-            },
-        })
+        l.map_texts(|s| self.vars.render(s))
     }
 }
 
@@ -511,4 +524,58 @@ fn refused_code(err: &anyhow::Error, wait: &Action) -> Option<String> {
         .iter()
         .any(|r| lower.contains(&r.to_lowercase()))
         .then_some(said)
+}
+
+/// The labels whose values `step` captures as secrets: a screenshot covers the area beside
+/// them, so a value whose capture went wrong is covered too.
+fn secret_capture_labels(step: &Step, vars: &Vars) -> Vec<String> {
+    step.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Capture {
+                label,
+                secret: true,
+                ..
+            } => vars.render(label).ok(),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A flow goes only where the portal is: the loader allows `{portal_url}` and a path, and this
+/// checks what that rendered to (a portal URL without a trailing slash could otherwise run into
+/// a host name: `https://portal` + `.evil.example`).
+fn same_origin_as_portal(url: &str, portal: &str) -> Result<()> {
+    let origin = |u: &str| url::Url::parse(u).ok().map(|u| u.origin());
+    match (origin(url), origin(portal)) {
+        (Some(a), Some(b)) if a == b && a.is_tuple() => Ok(()),
+        _ => Err(crate::error::bad_input(format!(
+            "the flow's goto leads to {}, outside the portal at {portal}: a flow goes only to the \
+             portal",
+            crate::error::shown(url)
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod goto_tests {
+    use super::same_origin_as_portal;
+
+    #[test]
+    fn a_goto_stays_at_the_portals_origin() {
+        let portal = "https://portal.example";
+        same_origin_as_portal("https://portal.example/login", portal).unwrap();
+        same_origin_as_portal("https://portal.example:443/x", "https://portal.example/").unwrap();
+        for away in [
+            "https://portal.example.evil.example/",
+            "http://portal.example/",
+            "https://portal.example:8443/",
+            "https://evil.example/?pw=x",
+            "javascript:alert(1)",
+            "not a url",
+        ] {
+            let err = same_origin_as_portal(away, portal).unwrap_err();
+            assert_eq!(crate::error::exit_code(&err), 2, "{away}");
+        }
+    }
 }

@@ -99,6 +99,29 @@ pub fn environment(message: impl Into<String>) -> anyhow::Error {
 }
 
 /// The exit code for an error: the first `Failure` in its chain, else 1 (an internal error).
+/// How an error quotes what was given: in double quotes, control characters escaped (a raw one
+/// could move the terminal's cursor or hide text), at most `SHOWN_CHARS` characters.
+pub fn shown(raw: &str) -> String {
+    let mut out = String::from("\"");
+    for (count, c) in raw.chars().enumerate() {
+        if count == SHOWN_CHARS {
+            let rest = raw.chars().count() - count;
+            out.push_str(&format!("\"… ({rest} more characters)"));
+            return out;
+        }
+        if c.is_control() || c == '"' || c == '\\' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The most characters of an input an error quotes.
+pub const SHOWN_CHARS: usize = 80;
+
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     err.chain()
         .find_map(|e| e.downcast_ref::<Failure>())

@@ -5,9 +5,9 @@
 //! in a 0700 directory) is written the moment a secret is generated or captured.
 
 use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -120,16 +120,7 @@ impl Journal {
         step_ids: &[String],
         inputs: BTreeMap<String, Value>,
     ) -> Result<Journal> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(runs_dir)
-            .map_err(|e| {
-                error::environment(format!(
-                    "cannot create the runs directory {}: {e}; pick another with --runs-dir",
-                    runs_dir.display()
-                ))
-            })?;
+        open_runs_dir(runs_dir)?;
         let stamp = time::OffsetDateTime::now_utc()
             .format(time::macros::format_description!(
                 "[year][month][day]-[hour][minute][second]"
@@ -141,6 +132,8 @@ impl Journal {
             .mode(0o700)
             .create(&dir)
             .with_context(|| format!("cannot create the run directory {}", dir.display()))?;
+        // The umask can narrow a mode, never widen it, but be sure.
+        tighten_dir(&dir)?;
         let journal = Journal {
             run_id,
             dir,
@@ -286,26 +279,165 @@ impl Journal {
     }
 }
 
-/// Writes a file whole or not at all, with `mode` from its creation on.
+/// Writes a file whole or not at all, with `mode` from its creation on. The temporary file has
+/// an unpredictable name and is created exclusively (never through a planted symlink), then
+/// renamed over `path` (a symlink at `path` is replaced, not followed).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
-    ));
-    {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        // An existing temp file keeps its old mode: set it.
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".cigna-setup-")
+        .suffix(".tmp")
+        .permissions(fs::Permissions::from_mode(mode))
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write a temporary file in {}", dir.display()))?;
+    // The umask may have narrowed the mode further than asked; never wider.
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+/// Creates `dir` and any missing parents as 0700 whatever the umask; an existing `dir` looser
+/// than 0700 is tightened. Directories holding run state and evidence use this.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    tighten_dir(dir)
+}
+
+/// Makes sure the runs directory is a private directory of ours: created 0700 when missing,
+/// tightened to 0700 when looser; a symbolic link (it could point runs, credentials included,
+/// anywhere) or a directory of another user is refused (exit 2).
+pub fn open_runs_dir(runs_dir: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if let Ok(meta) = fs::symlink_metadata(runs_dir) {
+        if meta.file_type().is_symlink() {
+            return Err(error::bad_input(format!(
+                "the runs directory {} is a symbolic link; give the directory it points to (or \
+                 another) with --runs-dir",
+                runs_dir.display()
+            )));
+        }
+        if !meta.is_dir() {
+            return Err(error::bad_input(format!(
+                "the runs directory {} is not a directory; pick another with --runs-dir",
+                runs_dir.display()
+            )));
+        }
+        let me = crate::owner::own_uid().unwrap_or(0);
+        if meta.uid() != me {
+            return Err(error::bad_input(format!(
+                "the runs directory {} belongs to another user (uid {}); pick one of yours with \
+                 --runs-dir",
+                runs_dir.display(),
+                meta.uid()
+            )));
+        }
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(runs_dir)
+        .map_err(|e| {
+            error::environment(format!(
+                "cannot create the runs directory {}: {e}; pick another with --runs-dir",
+                runs_dir.display()
+            ))
+        })?;
+    tighten_dir(runs_dir)
+}
+
+/// Sets a directory we own to 0700 when group or others have any access to it.
+pub fn tighten_dir(dir: &Path) -> Result<()> {
+    let meta =
+        fs::symlink_metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot make {} private (chmod 700 {0})", dir.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn a_planted_symlink_is_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        fs::write(&victim, "keep me").unwrap();
+        // Where the old code put its temporary file, and the target itself.
+        symlink(&victim, dir.path().join(".credentials.json.tmp")).unwrap();
+        let out = dir.path().join("credentials.json");
+        write_atomic(&out, b"{\"secret\":1}", 0o600).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
+        assert_eq!(
+            fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+
+        let linked = dir.path().join("linked.json");
+        symlink(&victim, &linked).unwrap();
+        write_atomic(&linked, b"new", 0o600).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
+        assert!(!fs::symlink_metadata(&linked)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        // No temporary file is left behind.
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".cigna-setup-"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn a_runs_dir_is_private_and_never_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let loose = dir.path().join("runs");
+        fs::create_dir(&loose).unwrap();
+        fs::set_permissions(&loose, fs::Permissions::from_mode(0o777)).unwrap();
+        open_runs_dir(&loose).unwrap();
+        assert_eq!(
+            fs::metadata(&loose).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+
+        let fresh = dir.path().join("a/b/runs");
+        open_runs_dir(&fresh).unwrap();
+        assert_eq!(
+            fs::metadata(&fresh).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+
+        let link = dir.path().join("runs-link");
+        symlink(&loose, &link).unwrap();
+        let err = open_runs_dir(&link).unwrap_err();
+        assert_eq!(error::exit_code(&err), 2);
+        assert!(format!("{err:#}").contains("symbolic link"), "{err:#}");
+
+        let artifacts = dir.path().join("runs/x/artifacts/step");
+        create_private_dir(&artifacts).unwrap();
+        for d in [dir.path().join("runs/x"), artifacts] {
+            assert_eq!(
+                fs::metadata(&d).unwrap().permissions().mode() & 0o777,
+                0o700,
+                "{d:?}"
+            );
+        }
+    }
 }

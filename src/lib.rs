@@ -16,11 +16,15 @@ pub mod journal;
 pub mod logging;
 pub mod mail;
 pub mod office_code;
+pub mod owner;
 pub mod progress;
 pub mod report;
 pub mod secrets;
 pub mod settings;
 pub mod terminal;
+
+#[cfg(test)]
+mod hostile_input;
 
 use anyhow::Result;
 

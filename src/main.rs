@@ -6,7 +6,7 @@ fn main() {
         Err(err) => fail(err),
     };
     let json = cli.log_format == cigna_setup::cli::LogFormat::Json;
-    cigna_setup::logging::init(cli.verbose, cli.quiet, json);
+    cigna_setup::logging::init(cli.verbose, cli.quiet, json, cli.log_cdp);
     cigna_setup::progress::init(cli.quiet, json);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

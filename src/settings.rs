@@ -124,7 +124,8 @@ impl Tin {
                 format!("has {count} digits")
             };
             return Err(bad_input(format!(
-                "--tin \"{raw}\" {what}: a TIN is 9 digits, like 123456789 or 12-3456789"
+                "--tin {} {what}: a TIN is 9 digits, like 123456789 or 12-3456789",
+                crate::error::shown(raw)
             )));
         }
         Ok(Tin(digits))
@@ -150,14 +151,15 @@ pub fn parse_email(raw: &str, flag: &str) -> Result<String> {
                 && !domain.ends_with('.')
                 && !raw
                     .chars()
-                    .any(|c| c.is_whitespace() || c == ',' || c == '<')
+                    .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '<')
                 && !domain.contains('@')
         }
         None => false,
     };
     if !ok {
         return Err(bad_input(format!(
-            "{flag} \"{raw}\" is not an email address: give one like insurance.admin@example.com"
+            "{flag} {} is not an email address: give one like insurance.admin@example.com",
+            crate::error::shown(raw)
         )));
     }
     Ok(raw.to_string())
@@ -174,7 +176,8 @@ pub fn parse_phone(raw: &str) -> Result<String> {
     };
     if digits.len() != 10 || junk {
         return Err(bad_input(format!(
-            "--phone \"{raw}\" is not a 10-digit phone number: give one like 5551234567 or (555) 123-4567"
+            "--phone {} is not a 10-digit phone number: give one like 5551234567 or (555) 123-4567",
+            crate::error::shown(raw)
         )));
     }
     Ok(digits)
@@ -184,7 +187,15 @@ pub fn parse_phone(raw: &str) -> Result<String> {
 pub fn parse_duration(raw: &str, flag: &str) -> Result<Duration> {
     let bad = || {
         bad_input(format!(
-            "{flag} \"{raw}\" is not a duration: write it like 30s, 5m, 1500ms or 1h"
+            "{flag} {} is not a duration: write it like 30s, 5m, 1500ms or 1h",
+            crate::error::shown(raw)
+        ))
+    };
+    let too_long = || {
+        bad_input(format!(
+            "{flag} {} is longer than the most any wait may be ({}h): give a shorter one",
+            crate::error::shown(raw),
+            MAX_DURATION.as_secs() / 3600
         ))
     };
     let s = raw.trim();
@@ -198,23 +209,31 @@ pub fn parse_duration(raw: &str, flag: &str) -> Result<Duration> {
         if n_end == 0 {
             return Err(bad());
         }
-        let n: u64 = rest[..n_end].parse().map_err(|_| bad())?;
+        // More digits than any duration up to the maximum has: too long, not malformed.
+        let n: u64 = rest[..n_end].parse().map_err(|_| too_long())?;
         rest = &rest[n_end..];
         let u_end = rest
             .find(|c: char| c.is_ascii_digit())
             .unwrap_or(rest.len());
         let unit = match &rest[..u_end] {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
+            "ms" => Some(Duration::from_millis(n)),
+            "s" => Some(Duration::from_secs(n)),
+            "m" => n.checked_mul(60).map(Duration::from_secs),
+            "h" => n.checked_mul(3600).map(Duration::from_secs),
             _ => return Err(bad()),
         };
-        total += unit;
+        total = unit
+            .and_then(|u| total.checked_add(u))
+            .filter(|t| *t <= MAX_DURATION)
+            .ok_or_else(too_long)?;
         rest = &rest[u_end..];
     }
     Ok(total)
 }
+
+/// The longest duration any flag takes: a week. Waits are added to clocks; a bound keeps that
+/// arithmetic far from overflowing.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// A secret from its environment variable or from a file; the file must not be readable by
 /// others.
@@ -253,8 +272,9 @@ pub fn parse_poll_every(raw: &str) -> Result<Duration> {
     let every = parse_duration(raw, "--poll-every")?;
     if every < Duration::from_millis(250) {
         return Err(bad_input(format!(
-            "--poll-every \"{raw}\" is too often: poll no more than four times a second \
-             (250ms or more; the default is 2s)"
+            "--poll-every {} is too often: poll no more than four times a second \
+             (250ms or more; the default is 2s)",
+            crate::error::shown(raw)
         )));
     }
     Ok(every)
@@ -279,7 +299,8 @@ pub fn parse_date_of_birth(raw: &str) -> Result<String> {
     let raw = raw.trim();
     let bad = |why: &str| {
         bad_input(format!(
-            "--date-of-birth \"{raw}\" {why}: write it as MM/DD/YYYY, like 01/31/1980"
+            "--date-of-birth {} {why}: write it as MM/DD/YYYY, like 01/31/1980",
+            crate::error::shown(raw)
         ))
     };
     let parts: Vec<&str> = raw.split('/').collect();
@@ -320,7 +341,8 @@ impl Profile {
                 ))),
                 Some(v) if v.chars().count() > 100 || v.chars().any(char::is_control) => {
                     Err(bad_input(format!(
-                        "{flag} \"{v}\" is too long or has control characters"
+                        "{flag} {} is too long or has control characters",
+                        crate::error::shown(v)
                     )))
                 }
                 Some(v) => Ok(Some(v.to_string())),
@@ -394,10 +416,11 @@ pub fn mailbox(args: &MailboxArgs) -> Result<MailboxConfig> {
     let mut folders = Vec::new();
     for folder in &args.imap_mailboxes {
         let folder = folder.trim();
-        if folder.is_empty() || folder.contains(['\r', '\n', '"']) {
+        if folder.is_empty() || folder.contains('"') || folder.chars().any(char::is_control) {
             return Err(bad_input(format!(
-                "--imap-mailbox \"{folder}\" is not a folder name: give a folder as `mail check` \
-                 lists it, like INBOX or Cigna"
+                "--imap-mailbox {} is not a folder name: give a folder as `mail check` \
+                 lists it, like INBOX or Cigna",
+                crate::error::shown(folder)
             )));
         }
         if !folders.iter().any(|f: &String| f == folder) {
@@ -427,13 +450,15 @@ pub fn timing(args: &TimingArgs) -> Result<Timing> {
 pub fn portal_url(raw: &str) -> Result<url::Url> {
     let url = url::Url::parse(raw).map_err(|e| {
         bad_input(format!(
-            "--portal-url \"{raw}\" is not a URL ({e}): give the portal's entry page, like \
-             https://cignaforhcp.cigna.com/"
+            "--portal-url {} is not a URL ({e}): give the portal's entry page, like \
+             https://cignaforhcp.cigna.com/",
+            crate::error::shown(raw)
         ))
     })?;
     if url.scheme() != "https" && url.scheme() != "http" {
         return Err(bad_input(format!(
-            "--portal-url \"{raw}\" must be an http(s) URL"
+            "--portal-url {} must be an http(s) URL",
+            crate::error::shown(raw)
         )));
     }
     Ok(url)
@@ -571,7 +596,8 @@ pub fn entitlements(given: &[String]) -> Result<Vec<String>> {
             .find(|k| k.eq_ignore_ascii_case(e.trim()))
         else {
             return Err(bad_input(format!(
-                "--entitlement \"{e}\" is not one of the portal's entitlements: {}",
+                "--entitlement {} is not one of the portal's entitlements: {}",
+                crate::error::shown(e),
                 ENTITLEMENTS
                     .iter()
                     .map(|k| format!("\"{k}\""))

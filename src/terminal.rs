@@ -28,9 +28,11 @@ pub fn ask_secret(prompt: &str) -> Result<Option<Secret>> {
         .open("/dev/tty")
         .context("cannot open the terminal to ask for a secret")?;
     let fd = tty.as_raw_fd();
+    // Echo goes off before the prompt shows: whatever is typed once the prompt is visible
+    // (a person quick on the keys, a password manager's auto-type) is never echoed.
+    let raw = Raw::new(fd);
     write!(tty, "{prompt}").context("cannot write to the terminal")?;
     tty.flush()?;
-    let raw = Raw::new(fd);
     let typed = read_typed(&mut tty);
     drop(raw);
     // The Enter the person typed was not echoed either.

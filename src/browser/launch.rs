@@ -136,7 +136,7 @@ pub(super) async fn start(
         ));
     }
     // Chromium refuses to run as root with its sandbox on; only then is it turned off.
-    if is_root() {
+    if crate::owner::is_root() {
         builder = builder.no_sandbox();
     }
     let config = builder
@@ -200,12 +200,4 @@ pub fn release_profile(dir: &Path) {
     for name in ["SingletonLock", "SingletonCookie", "SingletonSocket"] {
         let _ = std::fs::remove_file(dir.join(name));
     }
-}
-
-fn is_root() -> bool {
-    // /proc/self is owned by the effective user; this avoids an unsafe geteuid call.
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
 }

@@ -10,13 +10,14 @@ mod launch;
 mod locator;
 
 pub use launch::{find_executable, release_profile, version, BrowserOptions};
-pub use locator::{Among, Locator};
+pub use locator::{Among, Locator, Target, Within};
 
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chromiumoxide::cdp::browser_protocol::input::{
-    DispatchMouseEventParams, DispatchMouseEventType, InsertTextParams, MouseButton,
+    DispatchKeyEventParams, DispatchKeyEventType, DispatchMouseEventParams, DispatchMouseEventType,
+    MouseButton,
 };
 use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
 use chromiumoxide::Page;
@@ -27,6 +28,8 @@ use tokio::time::Instant;
 use crate::error;
 
 const LOCATE_JS: &str = include_str!("locate.js");
+/// Masks secrets for screenshots and redacts them in the DOM for saved pages.
+const EVIDENCE_JS: &str = include_str!("evidence.js");
 /// Where a document keeps the engine once it was sent (a name no page uses).
 const LOCATE_FN: &str = "__cignaSetupLocate";
 
@@ -39,6 +42,14 @@ const TRANSIENT_ERRORS: &[&str] = &[
     "Bad Gateway",
     "Gateway Timeout",
 ];
+
+/// Numbers each verb's requests (see `until_done_by`).
+static VERB_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Installed in every document before its own scripts run: when the page last changed and
+/// whether it is waiting on the network or a timer, so a look knows whether the page has
+/// settled without always waiting out a quiet period.
+const PAGE_WATCH_JS: &str = include_str!("watch.js");
 
 /// How long one in-page wait may last before the page script reports back; short enough that a
 /// navigation or a Ctrl-C is noticed quickly, long enough that waits cost few round trips.
@@ -57,6 +68,10 @@ pub struct Browser {
     page: Page,
     handler: tokio::task::JoinHandle<()>,
     dismiss: Vec<Locator>,
+    /// What stood next to each field when the current step first acted on it (or last typed
+    /// into it): text that appears there afterwards is the page's answer, a hint that was there
+    /// already is not. Kept here, not in the page, because the answer may be a new document.
+    notes: std::sync::Mutex<serde_json::Map<String, serde_json::Value>>,
     _profile: Option<tempfile::TempDir>,
 }
 
@@ -82,6 +97,12 @@ struct Reply {
     field: Option<String>,
     #[serde(default)]
     transient: bool,
+    /// What stands next to each field now (see `Browser::notes`).
+    #[serde(default)]
+    notes: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The accessible name of the field a fill is about to type into.
+    #[serde(default)]
+    filled: Option<String>,
 }
 
 /// What a verb asks of the page script, and how the reply is finished off in Rust.
@@ -90,13 +111,25 @@ enum Verb<'a> {
     Expect(&'a str, &'a [String], &'a [String]),
     See(&'a Locator, &'a [String]),
     Click(&'a Locator),
-    Fill(&'a Locator),
+    Fill(&'a Locator, Option<&'a str>),
     Select(&'a Locator, &'a str),
     SetChecked(&'a Locator, bool),
     CheckExactly(&'a Among, &'a [String]),
-    Read(&'a str),
+    /// The value next to a label; a masked one is shown first with the `reveal` control.
+    Read(&'a str, Option<&'a Locator>),
     ReadField(&'a Locator),
     Scroll,
+    /// One look a decision rests on: once the page has settled (nothing busy or loading, no
+    /// change for a moment), through every page of a paged table (`next`).
+    Look {
+        text: &'a str,
+        next: Option<&'a Locator>,
+        loading: &'a [String],
+    },
+    /// The page as the engine sees it (`page snapshot`).
+    Outline,
+    /// Role, name and exposure of every element carrying this attribute.
+    Describe(&'a str),
 }
 
 impl Verb<'_> {
@@ -110,7 +143,12 @@ impl Verb<'_> {
                 "op": "see", "target": l, "unless": unless, "transient": TRANSIENT_ERRORS,
             }),
             Verb::Click(l) => json!({"op": "click", "target": l}),
-            Verb::Fill(l) => json!({"op": "fill", "target": l}),
+            Verb::Fill(l, value) => {
+                // Only a date goes to the page (a native date field takes it from script);
+                // everything else is typed.
+                let date = value.filter(|v| is_us_date(v));
+                json!({"op": "fill", "target": l, "value": date})
+            }
             Verb::Select(l, option) => json!({"op": "select", "target": l, "text": option}),
             Verb::SetChecked(l, on) => {
                 json!({"op": if *on { "check" } else { "uncheck" }, "target": l})
@@ -118,9 +156,16 @@ impl Verb<'_> {
             Verb::CheckExactly(among, want) => {
                 json!({"op": "check-exactly", "among": among, "want": want})
             }
-            Verb::Read(label) => json!({"op": "read", "text": label}),
+            Verb::Read(label, reveal) => json!({"op": "read", "text": label, "reveal": reveal}),
             Verb::ReadField(l) => json!({"op": "read-field", "target": l}),
             Verb::Scroll => json!({"op": "scroll"}),
+            Verb::Look {
+                text,
+                next,
+                loading,
+            } => json!({"op": "look", "text": text, "next": next, "loading": loading}),
+            Verb::Outline => json!({"op": "outline"}),
+            Verb::Describe(attr) => json!({"op": "describe", "attr": attr}),
         }
     }
 
@@ -133,16 +178,28 @@ impl Verb<'_> {
             }
             Verb::See(l, _) => format!("see {l}"),
             Verb::Click(l) => format!("click {l}"),
-            Verb::Fill(l) => format!("fill {l}"),
+            Verb::Fill(l, _) => format!("fill {l}"),
             Verb::Select(l, option) => format!("choose \"{option}\" in {l}"),
             Verb::SetChecked(l, true) => format!("tick {l}"),
             Verb::SetChecked(l, false) => format!("untick {l}"),
             Verb::CheckExactly(among, want) => {
                 format!("tick exactly {want:?} among the checkboxes {among}")
             }
-            Verb::Read(label) => format!("read the value shown next to \"{label}\""),
+            Verb::Read(label, _) => format!("read the value shown next to \"{label}\""),
             Verb::ReadField(l) => format!("read {l}"),
             Verb::Scroll => "scroll the agreement to its end".to_string(),
+            Verb::Look { text, .. } => format!("look for \"{text}\" once the page has settled"),
+            Verb::Outline => "outline the page".to_string(),
+            Verb::Describe(attr) => format!("describe the elements marked {attr}"),
+        }
+    }
+
+    /// How many clicks one verb may ask for before it counts as a page problem: a paged
+    /// table may need one per page.
+    fn max_clicks(&self) -> u32 {
+        match self {
+            Verb::Look { .. } => 100,
+            _ => 8,
         }
     }
 }
@@ -156,12 +213,24 @@ impl Browser {
             .await
             .context("Chromium started but would not open a page")?;
         let pid = inner.get_mut_child().and_then(|c| c.as_mut_inner().id());
+        // The watcher, and the engine itself: defined in every new document before its own
+        // scripts run, so no request has to send and compile it (Chromium reuses the
+        // compiled script across documents).
+        let install = format!("{PAGE_WATCH_JS}\nwindow.{LOCATE_FN} = {LOCATE_JS};");
+        page.execute(
+            chromiumoxide::cdp::browser_protocol::page::AddScriptToEvaluateOnNewDocumentParams::new(
+                install,
+            ),
+        )
+        .await
+        .context("Chromium would not take the page watcher")?;
         Ok(Browser {
             pid,
             inner: std::sync::Mutex::new(inner),
             page,
             handler,
             dismiss: Vec::new(),
+            notes: Default::default(),
             _profile: profile,
         })
     }
@@ -169,6 +238,32 @@ impl Browser {
     /// Controls clicked away whenever they cover what an action needs (a cookie banner).
     pub fn set_dismiss(&mut self, dismiss: Vec<Locator>) {
         self.dismiss = dismiss;
+    }
+
+    /// A new step begins: what stood next to fields before it is no baseline for its answers.
+    pub fn begin_step(&self) {
+        self.lock_notes().clear();
+    }
+
+    fn lock_notes(&self) -> std::sync::MutexGuard<'_, serde_json::Map<String, serde_json::Value>> {
+        self.notes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps the first note of each field this step; `refresh` replaces that field's note (it
+    /// is about to be typed into again, so what stands beside it now is no answer to the new
+    /// input).
+    fn remember_notes(&self, reply: &mut Reply) {
+        let Some(notes) = reply.notes.take() else {
+            return;
+        };
+        let mut kept = self.lock_notes();
+        for (field, note) in notes {
+            if reply.filled.as_deref() == Some(field.as_str()) {
+                kept.insert(field, note);
+            } else {
+                kept.entry(field).or_insert(note);
+            }
+        }
     }
 
     pub async fn goto(&self, url: &str) -> Result<()> {
@@ -252,12 +347,13 @@ impl Browser {
         timeout: Duration,
     ) -> Result<()> {
         let deadline = Instant::now() + timeout;
-        let verb = Verb::Fill(target);
-        self.until_done_by(&verb, deadline).await?;
-        self.page
-            .execute(InsertTextParams::new(value))
-            .await
-            .with_context(|| format!("could not type into {target}"))?;
+        let verb = Verb::Fill(target, Some(value));
+        // `Some("set")`: the page took the value itself (a native date field); else type it.
+        if self.until_done_by(&verb, deadline).await?.is_none() {
+            self.type_text(value)
+                .await
+                .with_context(|| format!("could not type into {target}"))?;
+        }
         let shown = self
             .until_done_by(&Verb::ReadField(target), deadline)
             .await?
@@ -300,14 +396,125 @@ impl Browser {
             .map(drop)
     }
 
+    /// Whether the page shows `text`, looked at once the page has settled: no region marked
+    /// busy, no progress bar, none of the `loading` texts, no DOM change for a moment. With
+    /// `next`, a paged table is paged through to its end first.
+    pub async fn shows_settled(
+        &self,
+        text: &str,
+        next: Option<&Locator>,
+        loading: &[String],
+        timeout: Duration,
+    ) -> Result<bool> {
+        let verb = Verb::Look {
+            text,
+            next,
+            loading,
+        };
+        Ok(self.until_done(&verb, timeout).await?.as_deref() == Some("yes"))
+    }
+
+    /// What the engine sees on the page now: `{"url", "title", "nodes": [{role, name, …}]}`.
+    pub async fn outline(&self, timeout: Duration) -> Result<serde_json::Value> {
+        let text = self
+            .until_done(&Verb::Outline, timeout)
+            .await?
+            .unwrap_or_default();
+        serde_json::from_str(&text).context("the page outline was not JSON")
+    }
+
+    /// Role, accessible name and exposure of each element carrying `attr`, as this driver
+    /// computes them.
+    pub async fn roles_and_names(&self, attr: &str) -> Result<Vec<AxView>> {
+        let text = self
+            .until_done(&Verb::Describe(attr), Duration::from_secs(5))
+            .await?
+            .unwrap_or_default();
+        serde_json::from_str(&text).context("the page's description was not JSON")
+    }
+
+    /// Role, accessible name and exposure of each element carrying `attr`, as Chromium's own
+    /// accessibility tree has them (`Accessibility.getFullAXTree`): the oracle the driver's
+    /// names are held to. Elements absent from the tree are not exposed.
+    pub async fn chromium_roles_and_names(&self, attr: &str) -> Result<Vec<AxView>> {
+        use chromiumoxide::cdp::browser_protocol::accessibility::GetFullAxTreeParams;
+        use chromiumoxide::cdp::browser_protocol::dom::{GetDocumentParams, Node};
+        let doc = self
+            .page
+            .execute(GetDocumentParams::builder().depth(-1).pierce(true).build())
+            .await
+            .context("DOM.getDocument failed")?;
+        fn walk(n: &Node, attr: &str, out: &mut Vec<(i64, String)>) {
+            if let Some(attrs) = &n.attributes {
+                for pair in attrs.chunks(2) {
+                    if pair.len() == 2 && pair[0] == attr {
+                        out.push((*n.backend_node_id.inner(), pair[1].clone()));
+                    }
+                }
+            }
+            for kids in [&n.children, &n.shadow_roots].into_iter().flatten() {
+                for k in kids {
+                    walk(k, attr, out);
+                }
+            }
+            if let Some(d) = &n.content_document {
+                walk(d, attr, out);
+            }
+        }
+        let mut marked = Vec::new();
+        walk(&doc.result.root, attr, &mut marked);
+        let tree = self
+            .page
+            .execute(GetFullAxTreeParams::builder().build())
+            .await
+            .context("Accessibility.getFullAXTree failed")?;
+        let text = |v: &Option<chromiumoxide::cdp::browser_protocol::accessibility::AxValue>| {
+            v.as_ref()
+                .and_then(|v| v.value.as_ref())
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let mut by_backend = std::collections::HashMap::new();
+        for node in &tree.result.nodes {
+            if let Some(id) = &node.backend_dom_node_id {
+                by_backend.insert(*id.inner(), node);
+            }
+        }
+        Ok(marked
+            .into_iter()
+            .map(|(id, key)| match by_backend.get(&id) {
+                Some(node) => AxView {
+                    key,
+                    role: text(&node.role),
+                    name: text(&node.name),
+                    exposed: !node.ignored,
+                },
+                None => AxView {
+                    key,
+                    role: String::new(),
+                    name: String::new(),
+                    exposed: false,
+                },
+            })
+            .collect())
+    }
+
     pub async fn scroll_agreement(&self, timeout: Duration) -> Result<()> {
         self.until_done(&Verb::Scroll, timeout).await.map(drop)
     }
 
     /// The value the page shows next to a label ("Temporary Password" → its value).
-    pub async fn read_next_to(&self, label: &str, timeout: Duration) -> Result<String> {
+    /// A value shown masked (bullets) beside a control that reveals it ("Show") is revealed
+    /// with `reveal` first.
+    pub async fn read_next_to(
+        &self,
+        label: &str,
+        reveal: Option<&Locator>,
+        timeout: Duration,
+    ) -> Result<String> {
         Ok(self
-            .until_done(&Verb::Read(label), timeout)
+            .until_done(&Verb::Read(label, reveal), timeout)
             .await?
             .unwrap_or_default())
     }
@@ -322,34 +529,80 @@ impl Browser {
 
     /// Saves what the page shows into `dir`: `screenshot.png` and `page.html`, the HTML passed
     /// through `redact` first (field values included, since a page may echo what was typed).
+    /// Saves what a failed step left: `screenshot.png` with every secret `redactor` knows
+    /// covered, `page.html` with each replaced in the DOM before it is serialised (and the text
+    /// redacted once more), and `outline.json`. `beside`: the labels whose value a flow captures
+    /// as a secret (the area beside them is covered too).
     pub async fn save_evidence(
         &self,
         dir: &std::path::Path,
-        redact: impl Fn(&str) -> String,
+        redactor: &crate::secrets::Redactor,
+        beside: &[String],
     ) -> Result<()> {
-        use chromiumoxide::cdp::browser_protocol::page::CaptureScreenshotFormat;
-        use chromiumoxide::page::ScreenshotParams;
+        let secrets = redactor.values();
+        let redact = |text: &str| redactor.redact(text);
         if self.exited() {
             anyhow::bail!("the browser exited: nothing to save");
         }
-        std::fs::create_dir_all(dir)?;
+        crate::journal::create_private_dir(dir)?;
+        let png = self.masked_screenshot(&secrets, beside).await?;
+        crate::journal::write_atomic(&dir.join("screenshot.png"), &png, 0o600)?;
+        let html = self
+            .evidence(&json!({"op": "html", "secrets": secrets}))
+            .await
+            .context("could not read the page")?;
+        let html = html.as_str().unwrap_or_default();
+        crate::journal::write_atomic(&dir.join("page.html"), redact(html).as_bytes(), 0o600)?;
+        // What the locator saw, for `page snapshot RUN STEP` (masked in the page, redacted here).
+        if let Ok(mut outline) = self.outline(Duration::from_secs(4)).await {
+            redact_strings(&mut outline, &redact);
+            let text = serde_json::to_string_pretty(&outline)?;
+            crate::journal::write_atomic(&dir.join("outline.json"), text.as_bytes(), 0o600)?;
+        }
+        Ok(())
+    }
+
+    /// A PNG of the whole page with every password field, every field and piece of text holding
+    /// one of `secrets`, and the area beside each of `beside`'s labels covered by opaque boxes
+    /// (removed again afterwards). No masks, no screenshot: a page that cannot be masked is not
+    /// shot.
+    pub async fn masked_screenshot(
+        &self,
+        secrets: &[String],
+        beside: &[String],
+    ) -> Result<Vec<u8>> {
+        self.evidence(&json!({"op": "mask", "secrets": secrets, "beside": beside}))
+            .await
+            .context("could not cover the secrets on the page, so no screenshot was taken")?;
+        let png = self.screenshot().await;
+        // Whatever the screenshot did, the page gets its look back.
+        let _ = self.evidence(&json!({"op": "unmask"})).await;
+        png
+    }
+
+    /// A PNG of the whole page as it stands, secrets and all: for the masking's own checks.
+    pub async fn screenshot(&self) -> Result<Vec<u8>> {
+        use chromiumoxide::cdp::browser_protocol::page::CaptureScreenshotFormat;
+        use chromiumoxide::page::ScreenshotParams;
         let shot = self.page.screenshot(
             ScreenshotParams::builder()
                 .format(CaptureScreenshotFormat::Png)
+                .full_page(true)
                 .build(),
         );
-        let png = tokio::time::timeout(ANSWER_MARGIN, shot)
+        tokio::time::timeout(ANSWER_MARGIN, shot)
             .await
             .context("the browser did not take the screenshot in time")?
-            .context("could not take a screenshot")?;
-        crate::journal::write_atomic(&dir.join("screenshot.png"), &png, 0o600)?;
-        let html = self
-            .page
-            .content()
+            .context("could not take a screenshot")
+    }
+
+    /// Runs the evidence script (evidence.js) on the page.
+    async fn evidence(&self, request: &serde_json::Value) -> Result<serde_json::Value> {
+        let call = format!("({EVIDENCE_JS})({request})");
+        let answer = tokio::time::timeout(ANSWER_MARGIN, self.evaluate(call))
             .await
-            .context("could not read the page")?;
-        crate::journal::write_atomic(&dir.join("page.html"), redact(&html).as_bytes(), 0o600)?;
-        Ok(())
+            .context("the page did not answer in time")??;
+        Ok(answer.unwrap_or(serde_json::Value::Null))
     }
 
     async fn until_done(&self, verb: &Verb<'_>, timeout: Duration) -> Result<Option<String>> {
@@ -362,6 +615,11 @@ impl Browser {
         let started = Instant::now();
         let mut request = verb.request();
         request["dismiss"] = json!(self.dismiss);
+        // One verb's requests share this: state a verb keeps in the page (toggles per box,
+        // pages turned) starts afresh with the next verb.
+        request["verb_id"] = json!(VERB_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        // Only the waits that judge the page's answer read the notes.
+        let judges = matches!(verb, Verb::Expect(..) | Verb::See(..));
         let mut clicks = 0;
         let mut last = Reply {
             status: "wait".into(),
@@ -374,12 +632,27 @@ impl Browser {
             said: None,
             field: None,
             transient: false,
+            notes: None,
+            filled: None,
         };
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             request["slice_ms"] = json!(left.min(SLICE).as_millis() as u64);
-            match self.ask(&request).await {
-                Ok(reply) => {
+            if judges {
+                request["notes"] = serde_json::Value::Object(self.lock_notes().clone());
+            }
+            request["elapsed_ms"] = json!(started.elapsed().as_millis() as u64);
+            let asked = Instant::now();
+            let answer = self.ask(&request).await;
+            tracing::trace!(
+                op = %request["op"],
+                took_us = asked.elapsed().as_micros() as u64,
+                status = answer.as_ref().map_or("error", |r| r.status.as_str()),
+                "asked the page"
+            );
+            match answer {
+                Ok(mut reply) => {
+                    self.remember_notes(&mut reply);
                     match reply.status.as_str() {
                         "ok" => return Ok(reply.value),
                         "type" => return Ok(None),
@@ -396,7 +669,7 @@ impl Browser {
                                 tracing::debug!("the click missed its moving target; again");
                             }
                             // A target that keeps escaping the mouse is a page problem, not a wait.
-                            if clicks > 8 {
+                            if clicks > verb.max_clicks() {
                                 return Err(error::portal_step(format!(
                                     "could not {}: clicks kept missing it",
                                     verb.describe()
@@ -472,8 +745,9 @@ impl Browser {
         )
     }
 
-    /// One request to the in-page engine. The engine's source (25 KB) is sent and compiled
-    /// once per document, by the first request that finds it missing; later requests call it.
+    /// One request to the in-page engine. Every document gets the watcher and the engine when
+    /// it is created (see `launch`); one that predates that (the first blank page) is sent both
+    /// by the first request that finds the engine missing.
     async fn ask_page(&self, request: &serde_json::Value) -> Result<Reply> {
         let call = format!(
             "typeof window.{LOCATE_FN} === 'function' ? window.{LOCATE_FN}({request}) : undefined"
@@ -481,7 +755,9 @@ impl Browser {
         let value = match self.evaluate(call).await? {
             Some(value) => value,
             None => self
-                .evaluate(format!("(window.{LOCATE_FN} = {LOCATE_JS})({request})"))
+                .evaluate(format!(
+                    "{PAGE_WATCH_JS}\n(window.{LOCATE_FN} = {LOCATE_JS})({request})"
+                ))
                 .await?
                 .context("page script returned nothing")?,
         };
@@ -501,6 +777,54 @@ impl Browser {
             anyhow::bail!("page script exception: {}", ex.text);
         }
         Ok(resp.result.result.value.clone())
+    }
+
+    /// Types as a person does: a key press per character, so input masks that listen to
+    /// `keydown`/`keypress`/`input` see each one. The events are sent together (Chromium
+    /// handles them in order), so typing costs about one round trip, not two per character.
+    async fn type_text(&self, value: &str) -> Result<()> {
+        let mut events = Vec::with_capacity(value.chars().count() * 2);
+        for c in value.chars() {
+            let text = c.to_string();
+            // Masks that filter on keydown read the key code, not the text.
+            let (code, key_code) = key_code(c);
+            let mut down = DispatchKeyEventParams::builder()
+                .r#type(DispatchKeyEventType::KeyDown)
+                .key(text.clone())
+                .text(text.clone())
+                .unmodified_text(text.clone());
+            let mut up = DispatchKeyEventParams::builder()
+                .r#type(DispatchKeyEventType::KeyUp)
+                .key(text);
+            if let Some(code) = code {
+                down = down
+                    .code(code.clone())
+                    .windows_virtual_key_code(key_code)
+                    .native_virtual_key_code(key_code);
+                up = up
+                    .code(code)
+                    .windows_virtual_key_code(key_code)
+                    .native_virtual_key_code(key_code);
+            }
+            let down = down.build().map_err(anyhow::Error::msg)?;
+            let up = up.build().map_err(anyhow::Error::msg)?;
+            events.push(down);
+            events.push(up);
+        }
+        let sent = futures::future::join_all(events.into_iter().map(|e| self.page.execute(e)));
+        let limit = ANSWER_MARGIN + Duration::from_millis(5 * value.len() as u64);
+        match tokio::time::timeout(limit, sent).await {
+            Ok(results) => {
+                for r in results {
+                    r.context("a key press was refused")?;
+                }
+                Ok(())
+            }
+            Err(_) if self.exited() => Err(self.died()),
+            Err(_) => Err(error::portal_step(
+                "the page did not take the typing in time",
+            )),
+        }
     }
 
     /// A person's click: move, press, release. The three events are sent at once (Chromium
@@ -578,6 +902,52 @@ fn same_input(shown: &str, typed: &str) -> bool {
     let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
     let has_letters = |s: &str| s.chars().any(char::is_alphabetic);
     !has_letters(typed) && !digits(typed).is_empty() && digits(shown) == digits(typed)
+}
+
+/// An element's role, accessible name and whether the accessibility tree exposes it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct AxView {
+    /// The marker attribute's value.
+    pub key: String,
+    pub role: String,
+    pub name: String,
+    pub exposed: bool,
+}
+
+/// The DOM `code` and the key code of a character on a US keyboard, for letters, digits and
+/// space; other characters go as text alone.
+fn key_code(c: char) -> (Option<String>, i64) {
+    match c {
+        'a'..='z' | 'A'..='Z' => (
+            Some(format!("Key{}", c.to_ascii_uppercase())),
+            c.to_ascii_uppercase() as i64,
+        ),
+        '0'..='9' => (Some(format!("Digit{c}")), c as i64),
+        ' ' => (Some("Space".into()), 32),
+        _ => (None, 0),
+    }
+}
+
+/// Every string in a JSON value passed through `redact`: a secret is replaced before it is
+/// escaped into JSON text, where a quote or backslash in it would hide it from the redactor.
+fn redact_strings(v: &mut serde_json::Value, redact: &impl Fn(&str) -> String) {
+    match v {
+        serde_json::Value::String(s) => *s = redact(s),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| redact_strings(x, redact)),
+        serde_json::Value::Object(o) => o.values_mut().for_each(|x| redact_strings(x, redact)),
+        _ => {}
+    }
+}
+
+/// `MM/DD/YYYY`, the contract's date format.
+fn is_us_date(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() == 10
+        && b[2] == b'/'
+        && b[5] == b'/'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 2 || i == 5 || c.is_ascii_digit())
 }
 
 fn seen_list(seen: &[String]) -> String {

@@ -50,6 +50,7 @@ pub async fn command(args: DemoArgs) -> Result<()> {
         auto_approve_after: None,
         faults: Vec::new(),
         office_2fa: false,
+        skin: args.skin.skin,
     })
     .await?;
     progress::note(&format!(

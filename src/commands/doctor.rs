@@ -230,13 +230,17 @@ fn runs_dir_check(args: &DoctorArgs) -> Check {
         .runs_dir
         .clone()
         .unwrap_or_else(settings::default_runs_dir);
-    let writable = std::fs::create_dir_all(&dir)
-        .and_then(|()| tempfile::NamedTempFile::new_in(&dir).map(drop));
+    // Created (or tightened) private, as a run would: a runs dir holds credentials.
+    let writable = crate::journal::open_runs_dir(&dir).and_then(|()| {
+        tempfile::NamedTempFile::new_in(&dir)
+            .map(drop)
+            .map_err(anyhow::Error::from)
+    });
     match writable {
         Ok(()) => Check::ok("runs dir writable", dir.display().to_string()),
         Err(e) => Check::fail(
             "runs dir writable",
-            format!("{}: {e}", dir.display()),
+            format!("{}: {e:#}", dir.display()),
             "pass --runs-dir DIR (CIGNA_RUNS_DIR) naming a directory this user can write",
         ),
     }

@@ -63,6 +63,7 @@ pub async fn command(args: FixturePortalArgs) -> Result<()> {
         auto_approve_after,
         faults,
         office_2fa: args.office_2fa,
+        skin: args.skin.skin,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await

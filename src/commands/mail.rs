@@ -45,8 +45,9 @@ pub async fn command(command: MailCommand) -> Result<()> {
                     time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
                         .map_err(|e| {
                             bad_input(format!(
-                                "--after \"{raw}\" is not an RFC 3339 time ({e}): write it like \
-                         2026-11-28T10:15:00Z"
+                                "--after {} is not an RFC 3339 time ({e}): write it like \
+                         2026-11-28T10:15:00Z",
+                                crate::error::shown(raw)
                             ))
                         })?
                 }

@@ -7,6 +7,7 @@ mod doctor;
 mod existing;
 mod fixture_portal;
 mod mail;
+mod page;
 mod register;
 mod resume;
 mod run;
@@ -35,6 +36,7 @@ pub async fn dispatch(command: Command) -> Result<()> {
         Command::Demo(args) => demo::command(args).await,
         Command::Config(crate::cli::ConfigCommand::Show(args)) => config::show(args),
         Command::Doctor(args) => doctor::command(args).await,
+        Command::Page(crate::cli::PageCommand::Snapshot(args)) => page::snapshot(args).await,
         Command::Completions(args) => {
             use clap::CommandFactory;
             let mut command = crate::cli::Cli::command();

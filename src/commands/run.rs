@@ -115,8 +115,12 @@ pub fn create_journal(
     let step_ids: Vec<String> = flow.steps.iter().map(|s| s.id.clone()).collect();
     let mut journal = Journal::create(&login.runs_dir, &flow.name, &step_ids, inputs)?;
     save_credentials(&mut journal, creds)?;
+    let settings = match crate::config::loaded().file {
+        Some(file) => format!("settings from {}", file.display()),
+        None => "no settings file".to_string(),
+    };
     progress::note(&format!(
-        "run {} ({} steps), kept in {}",
+        "run {} ({} steps), kept in {}; {settings}",
         journal.run_id,
         flow.steps.len(),
         journal.dir.display()
@@ -360,6 +364,7 @@ pub async fn run_flow_steps(
     );
     engine.retries = target.timing.retries;
     engine.login_page = flow.login_page.clone();
+    engine.loading = flow.loading.clone();
     engine.trace = target.timing.trace;
     engine.office_code = target.office_code.clone();
     let outcome = async {
@@ -556,8 +561,22 @@ async fn signed_out(flow: &Flow, browser: &Browser) -> bool {
 }
 
 /// Records what the run became and rewrites its report.
+/// A run that ended active can never be resumed: its browser profile, with the portal's
+/// session cookie and storage, is deleted then.
 pub fn finish(journal: &mut Journal, status: Status) -> Result<()> {
+    let ended = status == Status::Active;
     journal.set_status(status)?;
+    if ended {
+        let profile = journal.dir.join("browser");
+        if let Err(e) = std::fs::remove_dir_all(&profile) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(
+                    "could not delete the finished run's browser profile {}: {e}",
+                    profile.display()
+                );
+            }
+        }
+    }
     crate::report::write(journal)
 }
 

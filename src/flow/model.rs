@@ -11,6 +11,9 @@ pub struct Flow {
     /// A text only the portal's login page shows: meeting it where a later page was expected
     /// means the session expired, and the run signs in again from the nearest entry step.
     pub login_page: Option<String>,
+    /// Texts the portal shows while it is still fetching (a "Loading…" row): a look that a
+    /// decision rests on waits until none shows.
+    pub loading: Vec<String>,
     pub steps: Vec<Step>,
 }
 
@@ -67,6 +70,9 @@ pub enum Action {
         label: String,
         into: String,
         secret: bool,
+        /// The control beside a masked value that shows it ("Show"): clicked when the value
+        /// reads as bullets.
+        reveal: Option<Locator>,
     },
     /// Note where the mailbox stands, just before the click that sends a code.
     NoteMailbox,
@@ -93,6 +99,8 @@ pub enum Action {
         text: String,
         skip_to: String,
         needs: String,
+        /// The control that shows a paged table's next page: every page is looked at.
+        next_page: Option<Locator>,
     },
 }
 
@@ -100,10 +108,7 @@ impl Action {
     /// Every string of the action that may hold variables.
     pub fn templates(&self) -> Vec<&str> {
         fn loc(l: &Locator) -> Vec<&str> {
-            match l {
-                Locator::Label { name } | Locator::Clickable { name } => vec![name.as_str()],
-                Locator::Role { role, name } => vec![role.as_str(), name.as_str()],
-            }
+            l.texts()
         }
         match self {
             Action::Goto(s) => vec![s],
@@ -122,7 +127,11 @@ impl Action {
                 v
             }
             Action::CheckExactly { checked, .. } => checked.iter().map(String::as_str).collect(),
-            Action::Capture { label, .. } => vec![label],
+            Action::Capture { label, reveal, .. } => {
+                let mut v = vec![label.as_str()];
+                v.extend(reveal.iter().flat_map(loc));
+                v
+            }
             Action::WaitForCode {
                 to,
                 resend,
@@ -135,7 +144,13 @@ impl Action {
                 v
             }
             Action::AskCode { prompt, .. } => vec![prompt],
-            Action::AlreadyCreated { text, .. } => vec![text],
+            Action::AlreadyCreated {
+                text, next_page, ..
+            } => {
+                let mut v = vec![text.as_str()];
+                v.extend(next_page.iter().flat_map(loc));
+                v
+            }
             Action::ScrollAgreement | Action::NoteMailbox => vec![],
         }
     }

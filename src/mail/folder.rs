@@ -5,7 +5,7 @@
 //! shutdown; a plain thread that checks a shutdown flag between short IDLE slices does not.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,16 @@ use crate::error::{environment, verification_code, Exit, Failure};
 /// It also re-issues IDLE far more often than the 29 minutes after which servers may drop an
 /// idling client (RFC 2177).
 const IDLE_SLICE: Duration = Duration::from_secs(1);
+/// For this long after a wait begins (the code was just asked for), new mail is looked for with
+/// `NOOP` every `NOOP_EVERY` instead of IDLE: Dovecot answers a NOOP with `EXISTS` at once but
+/// tells an idling client only about half a second after a delivery. Past the window, IDLE.
+pub(crate) const NOOP_WINDOW: Duration = Duration::from_secs(10);
+/// How often a NOOP asks for news inside the window.
+pub(crate) const NOOP_EVERY: Duration = Duration::from_millis(125);
+/// At most this many commands in any one second while a wait asks with NOOP: a NOOP is sent only
+/// while fewer than `MAX_PER_SECOND - 2` went out in the last second, leaving room for the
+/// search and fetch that follow news. Servers see a client, not a flood.
+pub(crate) const MAX_PER_SECOND: usize = 10;
 /// How often a sleeping poll or reconnect pause looks at its shutdown flag.
 const POLL_STEP: Duration = Duration::from_millis(50);
 /// The first pause before reconnecting to a mailbox that dropped the connection; it doubles up
@@ -43,6 +53,7 @@ pub(crate) struct Folder {
     shutdown: Arc<AtomicBool>,
     ready: watch::Receiver<Option<Result<Watch, Shared>>>,
     config: MailboxConfig,
+    commands: Arc<AtomicU64>,
 }
 
 /// An error that crossed from the thread: kind and complete message.
@@ -79,11 +90,14 @@ impl Folder {
     pub fn open(config: MailboxConfig) -> Folder {
         let (requests, receiver) = mpsc::channel();
         let shutdown = Arc::new(AtomicBool::new(false));
+        let commands = Arc::new(AtomicU64::new(0));
         let (ready_tx, ready) = watch::channel(None);
         let worker = Worker {
             config: config.clone(),
             session: None,
             shutdown: shutdown.clone(),
+            commands: commands.clone(),
+            recent: Default::default(),
         };
         let spawned = std::thread::Builder::new()
             .name("mailbox".into())
@@ -97,7 +111,13 @@ impl Folder {
             shutdown,
             ready,
             config,
+            commands,
         }
+    }
+
+    /// IMAP commands the waits on this folder have sent so far.
+    pub fn commands_sent(&self) -> u64 {
+        self.commands.load(Ordering::Relaxed)
     }
 
     /// Resolves when login+select finished, with how new mail will be noticed.
@@ -220,6 +240,22 @@ struct Worker {
     config: MailboxConfig,
     session: Option<(Session, Selected)>,
     shutdown: Arc<AtomicBool>,
+    /// IMAP commands sent by the waits, shared with `Folder::commands_sent` (the rate rule in
+    /// README is measured by it).
+    commands: Arc<AtomicU64>,
+    /// When the last commands went out (the last second's worth).
+    recent: std::collections::VecDeque<Instant>,
+}
+
+/// What a pause learned about the folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Woke {
+    /// The server said something arrived.
+    Changed,
+    /// An IDLE slice or poll interval ended: look, in case a notice was missed.
+    SliceEnded,
+    /// A NOOP answered with no news: nothing to look for.
+    Quiet,
 }
 
 enum Waited {
@@ -339,28 +375,44 @@ impl Worker {
         let mut seen: BTreeMap<u32, Arrival> = BTreeMap::new();
         let mut failures: u32 = 0;
         let mut woke_at: Option<Instant> = None;
+        let commands_before = self.commands.load(Ordering::Relaxed);
+        // The first look finds what came before the wait; later ones only follow a change, or
+        // an IDLE slice's end (a notice read while it ended is lost in the crate's DONE).
+        let mut must_look = true;
         loop {
             if self.cancelled(reply) {
                 return Waited::Abandoned;
             }
-            let looked = self
-                .look(&mut mark, wanted, &mut seen)
-                .and_then(|found| match found {
-                    Some(code) => Ok(Some(code)),
-                    None if Instant::now() >= deadline => Ok(None),
-                    None => self.pause(deadline - Instant::now(), reply).map(|woke| {
-                        woke_at = woke.then(Instant::now);
-                        None
-                    }),
-                });
+            let looked = if must_look {
+                self.look(&mut mark, wanted, &mut seen)
+            } else {
+                Ok(None)
+            }
+            .and_then(|found| match found {
+                Some(code) => Ok(Some(code)),
+                None if Instant::now() >= deadline => Ok(None),
+                None => {
+                    let in_window = started.elapsed() < NOOP_WINDOW;
+                    self.pause(deadline - Instant::now(), reply, in_window)
+                        .map(|woke| {
+                            woke_at = (woke == Woke::Changed).then(Instant::now);
+                            must_look = woke != Woke::Quiet;
+                            None
+                        })
+                }
+            });
             match looked {
                 Ok(Some(code)) => {
-                    // The code itself is never logged.
+                    // The code itself is never logged, and is redacted from here on wherever
+                    // it shows (a subject that carries it, an error quoting the page).
+                    crate::secrets::global().register(&code.code);
+                    let waited = started.elapsed();
                     tracing::debug!(
                         uid = code.uid,
                         folder = %code.folder,
                         idle_to_code_us = woke_at.map(|w| w.elapsed().as_micros() as u64),
-                        waited_ms = started.elapsed().as_millis() as u64,
+                        waited_ms = waited.as_millis() as u64,
+                        commands = self.commands.load(Ordering::Relaxed) - commands_before,
                         "verification email found"
                     );
                     return Waited::Found(code);
@@ -377,6 +429,7 @@ impl Worker {
                     // was seen before stays seen.
                     self.session = None;
                     woke_at = None;
+                    must_look = true;
                     failures += 1;
                     let pause = RECONNECT_FIRST
                         .saturating_mul(1 << (failures - 1).min(5))
@@ -410,6 +463,33 @@ impl Worker {
         }
     }
 
+    /// Counts commands sent, for the rate rule and `commands_sent`.
+    fn sent(&mut self, n: u64) {
+        self.commands.fetch_add(n, Ordering::Relaxed);
+        let now = Instant::now();
+        for _ in 0..n {
+            self.recent.push_back(now);
+        }
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            self.recent.pop_front();
+        }
+    }
+
+    /// How long until one more NOOP keeps within `MAX_PER_SECOND` (with room for a search
+    /// and a fetch).
+    fn noop_allowed_in(&self) -> Duration {
+        let budget = MAX_PER_SECOND - 2;
+        if self.recent.len() < budget {
+            return Duration::ZERO;
+        }
+        let oldest = self.recent[self.recent.len() - budget];
+        (oldest + Duration::from_secs(1)).saturating_duration_since(Instant::now())
+    }
+
     /// Sleeps in short steps; false when the wait was cancelled meanwhile.
     fn sleep<T>(&self, pause: Duration, reply: &oneshot::Sender<T>) -> bool {
         let until = Instant::now() + pause;
@@ -440,7 +520,9 @@ impl Worker {
             mark.uid_next = 1;
         }
         let first_uid = mark.uid_next;
+        let mut sent = 1;
         if !selected.idle {
+            sent += 1;
             // Some servers (Dovecot with maildir among them) only look for mail delivered by
             // other sessions when a command asks them to sync; IDLE and DONE do that, a bare
             // search may not.
@@ -474,6 +556,7 @@ impl Worker {
         if !new.is_empty() {
             new.sort_unstable();
             let set = new.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+            sent += 1;
             let fetched = session
                 .uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])")
                 .context("UID FETCH failed")?;
@@ -498,14 +581,43 @@ impl Worker {
                 seen.insert(uid, arrival);
             }
         }
+        self.sent(sent);
         Ok(matching::best(seen, wanted, &url.mailbox))
     }
 
-    /// Waits up to `limit` for the mailbox to change: one IDLE slice, or a poll interval.
-    /// Returns whether the server said something changed.
-    fn pause<T>(&mut self, limit: Duration, reply: &oneshot::Sender<T>) -> anyhow::Result<bool> {
+    /// Waits up to `limit` for the mailbox to change: one NOOP interval (inside the window
+    /// after the code was asked for), one IDLE slice, or a poll interval.
+    fn pause<T>(
+        &mut self,
+        limit: Duration,
+        reply: &oneshot::Sender<T>,
+        in_window: bool,
+    ) -> anyhow::Result<Woke> {
         let idle = self.session()?.1.idle;
-        if idle {
+        if idle && in_window {
+            if !self.sleep(limit.min(NOOP_EVERY), reply) {
+                return Ok(Woke::Quiet);
+            }
+            let hold = self.noop_allowed_in();
+            if !hold.is_zero() && !self.sleep(hold.min(limit), reply) {
+                return Ok(Woke::Quiet);
+            }
+            self.sent(1);
+            let (session, _) = self.session()?;
+            session.noop().context("NOOP failed")?;
+            // What earlier commands were told counts too (an EXISTS during the last search may
+            // be of a message that search did not see): at worst one search too many.
+            let mut changed = false;
+            while let Ok(r) = session.unsolicited_responses.try_recv() {
+                changed |= matches!(
+                    r,
+                    imap::types::UnsolicitedResponse::Exists(_)
+                        | imap::types::UnsolicitedResponse::Recent(_)
+                );
+            }
+            Ok(if changed { Woke::Changed } else { Woke::Quiet })
+        } else if idle {
+            self.sent(1);
             let (session, _) = self.session()?;
             // A zero read timeout is refused by the OS; a few ms is as good as none.
             let slice = limit.clamp(Duration::from_millis(5), IDLE_SLICE);
@@ -516,10 +628,16 @@ impl Worker {
                 .context("IDLE failed")?;
             // Whatever the outcome, the caller searches again: a notice that arrived while the
             // slice was ending was read (and dropped) by the crate's DONE handling.
-            Ok(outcome == imap::extensions::idle::WaitOutcome::MailboxChanged)
+            Ok(
+                if outcome == imap::extensions::idle::WaitOutcome::MailboxChanged {
+                    Woke::Changed
+                } else {
+                    Woke::SliceEnded
+                },
+            )
         } else {
             self.sleep(limit.min(self.config.poll_every), reply);
-            Ok(false)
+            Ok(Woke::SliceEnded)
         }
     }
 }

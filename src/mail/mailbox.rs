@@ -31,6 +31,11 @@ impl Mailbox {
     /// Resolves when every folder's login+select finished. Unreachable host, TLS failure or
     /// refused login → an environment error (exit 5) naming the mailbox URL (no password) and
     /// the fix.
+    /// IMAP commands the code waits have sent so far, over all folders.
+    pub fn commands_sent(&self) -> u64 {
+        self.folders.iter().map(Folder::commands_sent).sum()
+    }
+
     pub async fn ready(&self) -> anyhow::Result<()> {
         self.watching().await.map(|_| ())
     }

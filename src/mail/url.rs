@@ -58,8 +58,12 @@ impl FromStr for MailboxUrl {
 
     fn from_str(text: &str) -> anyhow::Result<MailboxUrl> {
         let text = text.trim();
-        let bad =
-            |problem: &str| bad_input(format!("bad IMAP URL `{text}`: {problem}; {RIGHT_FORM}"));
+        let bad = |problem: &str| {
+            bad_input(format!(
+                "bad IMAP URL {}: {problem}; {RIGHT_FORM}",
+                crate::error::shown(text)
+            ))
+        };
 
         let (scheme, rest) = text
             .split_once("://")
@@ -169,10 +173,9 @@ fn percent_decode(text: &str) -> Result<String, String> {
                 .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
                 .ok_or_else(|| {
-                    format!(
-                        "`{}` is not a valid %XX escape",
-                        &text[i..text.len().min(i + 3)]
-                    )
+                    // `i` is at a '%', a character boundary; what follows may not be ASCII.
+                    let escape: String = text[i..].chars().take(3).collect();
+                    format!("`{escape}` is not a valid %XX escape")
                 })?;
             out.push(hex);
             i += 3;

@@ -286,3 +286,65 @@ async fn settings_file_that_does_not_exist() {
         &["/nonexistent/cigna-setup.toml", "does not exist"],
     );
 }
+
+#[tokio::test]
+async fn a_timeout_past_any_clock_is_refused_before_a_run_exists() {
+    for raw in [
+        "18446744073709551615s",
+        "18446744073709551615s1s",
+        "9999999h",
+    ] {
+        existing_refused(
+            &[("--action-timeout", raw)],
+            &[
+                "--action-timeout",
+                "longer than the most any wait may be",
+                "168h",
+            ],
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_control_character_in_an_email_is_refused_and_shown_escaped() {
+    let (cli, runs) = existing(&[("--email", "front\u{1b}[2Jdesk@zuub.com")]);
+    let out = cli.run().await;
+    assert_refused(&out, Some(&runs), &["not an email address", "\\u{1b}"]);
+    assert!(
+        !out.stderr.contains('\u{1b}'),
+        "the escape reached the terminal"
+    );
+}
+
+#[tokio::test]
+async fn a_huge_phone_number_is_quoted_in_part() {
+    let huge = "5".repeat(100_000);
+    let (cli, runs) = existing(&[("--phone", &huge)]);
+    let out = cli.run().await;
+    assert_refused(
+        &out,
+        Some(&runs),
+        &["--phone", "more characters", "10-digit"],
+    );
+    assert!(
+        out.stderr.len() < 1000,
+        "{} bytes of error",
+        out.stderr.len()
+    );
+}
+
+#[tokio::test]
+async fn an_imap_url_with_a_broken_escape_before_a_multibyte_character_is_refused() {
+    let out = Cli::new("mail")
+        .arg("check")
+        .flag("--imap-url", "imaps://u%aé@127.0.0.1/INBOX")
+        .env("CIGNA_IMAP_PASSWORD", "mailbox-secret")
+        .run()
+        .await;
+    assert_refused(
+        &out,
+        None,
+        &["bad IMAP URL", "%aé", "not a valid %XX escape"],
+    );
+}

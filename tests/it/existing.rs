@@ -3,6 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
+use cigna_setup::fixture::Skin;
 use serde_json::Value;
 
 use crate::support::run::{processes_mentioning, Cli, Output};
@@ -18,9 +19,9 @@ fn assert_no_secret(out: &Output, secrets: &[&str]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn existing_flow_creates_one_active_user_with_the_tin_and_default_entitlements() {
-    let world = World::start(None).await;
+on_each_skin!(existing_flow_creates_one_active_user_with_the_tin_and_default_entitlements);
+async fn existing_flow_creates_one_active_user_with_the_tin_and_default_entitlements(skin: Skin) {
+    let world = World::builder().skin(skin).start().await;
     let out_file = world.runs.path().join("creds.json");
     let email = "cigna.123456789@codes.zuub.test";
     let out = world
@@ -66,6 +67,21 @@ async fn existing_flow_creates_one_active_user_with_the_tin_and_default_entitlem
         );
     }
     assert_no_secret(&out, &[OFFICE_PASSWORD, MAILBOX_PASSWORD, password]);
+    assert!(
+        out.stderr.contains("; no settings file"),
+        "the first progress line says which settings file was read:\n{}",
+        out.stderr
+    );
+
+    // Finished for good: the browser profile, with the portal's session cookie, is gone; the
+    // run's directory is private.
+    let run = world.only_run_dir(&out);
+    assert!(
+        !run.join("browser").exists(),
+        "the profile of a finished run is kept"
+    );
+    let mode = std::fs::metadata(&run).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{}", run.display());
 
     let users = world.users();
     assert_eq!(users.len(), 1, "exactly one user: {users:?}");
@@ -285,13 +301,13 @@ async fn ctrl_c_mid_flow_exits_130_closes_the_browser_and_keeps_the_run() {
     assert!(journal.parent().unwrap().join("secrets.json").exists());
 }
 
+on_each_skin!(an_office_code_given_on_stdin_lets_the_run_finish);
 /// The office's own sign-in asks to verify its identity: the code goes to the office, and the
 /// person running the tool gives it on stdin (`--office-code-stdin`). The run ends active.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_office_code_given_on_stdin_lets_the_run_finish() {
+async fn an_office_code_given_on_stdin_lets_the_run_finish(skin: Skin) {
     use tokio::io::AsyncWriteExt;
 
-    let world = World::start_with_office_2fa().await;
+    let world = World::builder().office_2fa().skin(skin).start().await;
     let email = "office2fa.123456789@codes.zuub.test";
     let mut child = world
         .existing(email)
@@ -353,12 +369,12 @@ async fn an_office_code_with_no_way_to_ask_stops_saying_how() {
     assert!(world.users().is_empty(), "nothing was created");
 }
 
+on_each_skin!(no_secret_leaks_into_logs_journal_or_artifacts);
 /// Every secret the run knows (the office's and the mailbox's passwords, the new login's
 /// password, the temporary password, the verification code) stays out of stderr with `-vv`
 /// and JSON logs, out of the journal, report and artifacts; the files holding them are 0600.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_secret_leaks_into_logs_journal_or_artifacts() {
-    let world = World::start(None).await;
+async fn no_secret_leaks_into_logs_journal_or_artifacts(skin: Skin) {
+    let world = World::builder().skin(skin).start().await;
     let email = "secrets.123456789@codes.zuub.test";
     let user_password = "Zq7#mLp2vR9x";
     let out_file = world.runs.path().join("creds.json");
@@ -376,6 +392,12 @@ async fn no_secret_leaks_into_logs_journal_or_artifacts() {
         .env("CIGNA_USER_PASSWORD", user_password)
         .path_flag("--security-answers-file", &answers_file)
         .arg("-vv")
+        // Everything RUST_LOG can ask for: the browser protocol's lines stay capped anyway
+        // (they would show the temporary password before it is known as a secret).
+        .env(
+            "RUST_LOG",
+            "trace,chromiumoxide::conn=trace,tungstenite=trace",
+        )
         .flag("--log-format", "json")
         .arg("--trace")
         .path_flag("--out", &out_file)
@@ -465,4 +487,43 @@ async fn no_secret_leaks_into_logs_journal_or_artifacts() {
         let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{}", file.display());
     }
+}
+
+on_each_skin!(an_office_with_forty_tins_gives_the_user_exactly_its_one);
+/// Dental service organizations have dozens of TINs: all listed, some ticked by the portal,
+/// and exactly the run's one must end up ticked.
+async fn an_office_with_forty_tins_gives_the_user_exactly_its_one(skin: Skin) {
+    let mut tins: Vec<String> = (0..39)
+        .map(|i| format!("{:09}", 500_000_000 + i * 1_234_567))
+        .collect();
+    // Beside it, one that shares all but its last digit.
+    tins[7] = "123456780".into();
+    tins.insert(23, TIN.into());
+    let world = World::builder().office_tins(tins).skin(skin).start().await;
+    let email = "forty.123456789@codes.zuub.test";
+    let out = world.existing(email).run().await;
+    out.assert_code(0);
+    let users = world.users();
+    assert_eq!(users.len(), 1, "{users:?}");
+    assert_eq!(users[0]["tins"], serde_json::json!([TIN]));
+    assert_eq!(users[0]["status"], "active");
+}
+
+on_each_skin!(a_rerun_for_an_email_already_added_stops_without_adding_it_twice);
+/// The duplicate guard reads the users table only once it has settled (on the material skin
+/// its rows arrive by script after the header, marked busy): a second run for the same email,
+/// which does not hold the first run's temporary credentials, stops and adds nobody.
+async fn a_rerun_for_an_email_already_added_stops_without_adding_it_twice(skin: Skin) {
+    let world = World::builder().skin(skin).start().await;
+    let email = "twice.123456789@codes.zuub.test";
+    world.existing(email).run().await.assert_code(0);
+    let out = world.existing(email).run().await;
+    out.assert_code(3);
+    assert!(
+        out.stderr.contains("is already in the portal"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(world.users().len(), 1);
+    assert_eq!(world.portal.state_json()["duplicate_creations"], 0);
 }

@@ -1,7 +1,8 @@
-//! The existing-account flow against a misbehaving portal (fixture fault modes): every run
-//! ends active, by itself or after `resume`, with exactly one user and no duplicate.
+//! The existing-account flow against a misbehaving portal (fixture fault modes), on each
+//! fixture skin: every run ends active, by itself or after `resume`, with exactly one user and
+//! no duplicate.
 
-use cigna_setup::fixture::Fault;
+use cigna_setup::fixture::{Fault, Skin};
 
 use crate::support::run::{Cli, Output};
 use crate::support::world::{World, MAILBOX_PASSWORD, OFFICE_PASSWORD};
@@ -22,9 +23,13 @@ fn run_id(out: &Output) -> String {
         .to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn error_pages_on_the_review_pages_are_reloaded_away() {
-    let world = World::start_with_faults(vec![Fault::Flaky500]).await;
+on_each_skin!(error_pages_on_the_review_pages_are_reloaded_away);
+async fn error_pages_on_the_review_pages_are_reloaded_away(skin: Skin) {
+    let world = World::builder()
+        .faults(vec![Fault::Flaky500])
+        .skin(skin)
+        .start()
+        .await;
     let email = "flaky.123456789@codes.zuub.test";
     let out = world.existing(email).run().await;
     out.assert_code(0);
@@ -37,9 +42,13 @@ async fn error_pages_on_the_review_pages_are_reloaded_away() {
     assert_one_active_user(&world, email);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_session_is_signed_in_again_and_the_run_goes_on() {
-    let world = World::start_with_faults(vec![Fault::SessionExpire]).await;
+on_each_skin!(an_expired_session_is_signed_in_again_and_the_run_goes_on);
+async fn an_expired_session_is_signed_in_again_and_the_run_goes_on(skin: Skin) {
+    let world = World::builder()
+        .faults(vec![Fault::SessionExpire])
+        .skin(skin)
+        .start()
+        .await;
     let email = "expire.123456789@codes.zuub.test";
     let out = world.existing(email).run().await;
     out.assert_code(0);
@@ -48,11 +57,15 @@ async fn an_expired_session_is_signed_in_again_and_the_run_goes_on() {
     assert_one_active_user(&world, email);
 }
 
+on_each_skin!(a_dropped_code_email_is_resent_and_the_run_ends_active);
 /// The first code email is lost: at half the code timeout the run clicks "Resend code" once,
 /// and the resent code finishes it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dropped_code_email_is_resent_and_the_run_ends_active() {
-    let world = World::start_with_faults(vec![Fault::DropFirstEmail]).await;
+async fn a_dropped_code_email_is_resent_and_the_run_ends_active(skin: Skin) {
+    let world = World::builder()
+        .faults(vec![Fault::DropFirstEmail])
+        .skin(skin)
+        .start()
+        .await;
     let email = "dropped.123456789@codes.zuub.test";
     let out = world
         .existing(email)
@@ -70,11 +83,15 @@ async fn a_dropped_code_email_is_resent_and_the_run_ends_active() {
     assert_one_active_user(&world, email);
 }
 
+on_each_skin!(a_refused_code_is_retried_with_a_newer_one);
 /// The portal refuses the first code (superseded by a newer one): the run waits for the newer
 /// email, enters that code, and ends active; the refused code is never entered again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_code_is_retried_with_a_newer_one() {
-    let world = World::start_with_faults(vec![Fault::StaleCode]).await;
+async fn a_refused_code_is_retried_with_a_newer_one(skin: Skin) {
+    let world = World::builder()
+        .faults(vec![Fault::StaleCode])
+        .skin(skin)
+        .start()
+        .await;
     let email = "stale.123456789@codes.zuub.test";
     let out = world.existing(email).run().await;
     out.assert_code(0);
@@ -88,11 +105,11 @@ async fn a_refused_code_is_retried_with_a_newer_one() {
     assert_one_active_user(&world, email);
 }
 
+on_each_skin!(a_code_that_never_comes_stops_the_run_and_resume_finishes_it);
 /// Both code emails lost (the resend's too): the run stops with exit 4 after the whole code
 /// timeout, having resent once, and `resume` finishes it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_code_that_never_comes_stops_the_run_and_resume_finishes_it() {
-    let world = World::start(None).await;
+async fn a_code_that_never_comes_stops_the_run_and_resume_finishes_it(skin: Skin) {
+    let world = World::builder().skin(skin).start().await;
     let email = "never.123456789@codes.zuub.test";
     // The spare mailbox never receives anything.
     let out = world
@@ -120,18 +137,26 @@ async fn a_code_that_never_comes_stops_the_run_and_resume_finishes_it() {
     assert_one_active_user(&world, email);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_late_code_email_is_waited_for() {
-    let world = World::start_with_faults(vec![Fault::LateEmail]).await;
+on_each_skin!(a_late_code_email_is_waited_for);
+async fn a_late_code_email_is_waited_for(skin: Skin) {
+    let world = World::builder()
+        .faults(vec![Fault::LateEmail])
+        .skin(skin)
+        .start()
+        .await;
     let email = "late.123456789@codes.zuub.test";
     let out = world.existing(email).run().await;
     out.assert_code(0);
     assert_one_active_user(&world, email);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_portal_is_waited_for_quietly() {
-    let world = World::start_with_faults(vec![Fault::Slow]).await;
+on_each_skin!(a_slow_portal_is_waited_for_quietly);
+async fn a_slow_portal_is_waited_for_quietly(skin: Skin) {
+    let world = World::builder()
+        .faults(vec![Fault::Slow])
+        .skin(skin)
+        .start()
+        .await;
     let email = "slow.123456789@codes.zuub.test";
     let out = world
         .existing(email)

@@ -5,38 +5,21 @@
 
 use std::time::Duration;
 
-use cigna_setup::browser::{find_executable, Among, Browser, BrowserOptions, Locator};
+use cigna_setup::browser::{Among, Browser, Locator};
 
 const T: Duration = Duration::from_secs(5);
 
 fn label(name: &str) -> Locator {
-    Locator::Label { name: name.into() }
+    Locator::label(name)
 }
 
 fn button(name: &str) -> Locator {
-    Locator::Role {
-        role: "button".into(),
-        name: name.into(),
-    }
+    Locator::role("button", name)
 }
 
 async fn open_habits() -> Browser {
-    let executable = find_executable(None).expect("chromium must be installed");
-    let mut browser = Browser::launch(BrowserOptions {
-        executable,
-        profile_dir: None,
-        loopback_only: true,
-    })
-    .await
-    .expect("chromium must start");
-    browser.set_dismiss(vec![Locator::Clickable {
-        name: "Accept All Cookies".into(),
-    }]);
-    let page = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/markup/habits.html");
-    browser
-        .goto(&format!("file://{}", page.display()))
-        .await
-        .unwrap();
+    let mut browser = crate::support::browser::open_repo_file("fixtures/markup/habits.html").await;
+    browser.set_dismiss(vec![Locator::clickable("Accept All Cookies")]);
     browser
 }
 
@@ -95,7 +78,7 @@ async fn controls_are_acted_on_only_when_visible_enabled_and_uncovered() {
     b.click(&button("Covered Button"), T).await.unwrap();
     b.expect_text("cookies accepted", &[], T).await.unwrap();
     b.expect_text("clicked Covered", &[], T).await.unwrap();
-    let log = b.read_next_to("Reference", T).await.unwrap();
+    let log = b.read_next_to("Reference", None, T).await.unwrap();
     assert_eq!(log, "REF-9");
     b.close().await;
 }
@@ -120,11 +103,11 @@ async fn selects_checkboxes_agreements_and_shown_values() {
     .unwrap();
     b.expect_text("agreed true", &[], T).await.unwrap();
     assert_eq!(
-        b.read_next_to("Temporary User ID", T).await.unwrap(),
+        b.read_next_to("Temporary User ID", None, T).await.unwrap(),
         "TMP12345"
     );
     assert_eq!(
-        b.read_next_to("Temporary Password", T).await.unwrap(),
+        b.read_next_to("Temporary Password", None, T).await.unwrap(),
         "*Xy7!pass*"
     );
     b.check_exactly(&Among::Names(vec!["Remember me".into()]), &[], T)

@@ -483,7 +483,10 @@ async fn a_server_restart_mid_wait_is_survived() {
     let found = found.unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(found.code, "583920");
     // The delivery's login, and the waiting session's own: it was cut and came back.
-    assert!(logins() >= before + 2, "the waiting session never logged in again");
+    assert!(
+        logins() >= before + 2,
+        "the waiting session never logged in again"
+    );
 }
 
 /// AUTHENTICATE PLAIN instead of LOGIN.

@@ -1,6 +1,7 @@
 //! What an operator meets around the flows: the settings file and its precedence, `config
 //! show`, `doctor`, completions, and `--help` for every subcommand (snapshots).
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -246,6 +247,8 @@ async fn help_snapshots() {
         &["config"],
         &["config", "show"],
         &["doctor"],
+        &["page"],
+        &["page", "snapshot"],
         &["completions"],
     ];
     let mut mismatches = Vec::new();
@@ -264,7 +267,7 @@ async fn help_snapshots() {
         } else {
             words.join("-")
         };
-        let leaf = !matches!(*words, [] | ["mail"] | ["config"]);
+        let leaf = !matches!(*words, [] | ["mail"] | ["config"] | ["page"]);
         if leaf {
             assert!(
                 out.stdout.contains("Example"),
@@ -347,4 +350,98 @@ async fn a_secret_is_asked_on_a_terminal_without_echo() {
         !shown.contains(crate::support::dovecot::MAILBOX_PASSWORD),
         "the password was echoed:\n{shown}"
     );
+}
+
+/// A settings file that would send the run elsewhere: another browser, another mailbox.
+const HOSTILE_SETTINGS: &str =
+    "browser = \"./evil.sh\"\nimap-url = \"imaps://thief@127.0.0.1:9/INBOX\"\n";
+
+/// Writes `HOSTILE_SETTINGS` to `path` with `mode`.
+fn hostile_settings(path: &Path, mode: u32) {
+    std::fs::write(path, HOSTILE_SETTINGS).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[tokio::test]
+async fn a_settings_file_in_the_working_directory_is_read_only_when_named() {
+    let home = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    hostile_settings(&folder.path().join("cigna-setup.toml"), 0o600);
+    let show = || {
+        Cli::new("config")
+            .arg("show")
+            .arg("--json")
+            .env("HOME", home.path().to_str().unwrap())
+            .in_dir(folder.path())
+    };
+    let out = show().run().await;
+    out.assert_code(0);
+    let shown = out.json();
+    assert_eq!(shown["file"], Value::Null, "{shown}");
+    assert!(!out.stdout.contains("evil.sh"), "{}", out.stdout);
+    // Named, it is read.
+    let out = show().flag("--config", "cigna-setup.toml").run().await;
+    out.assert_code(0);
+    assert!(out.stdout.contains("evil.sh"), "{}", out.stdout);
+}
+
+#[tokio::test]
+async fn a_settings_file_others_may_write_is_refused_with_the_chmod() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("shared.toml");
+    for mode in [0o664, 0o646, 0o666] {
+        hostile_settings(&file, mode);
+        let out = Cli::new("config")
+            .arg("show")
+            .path_flag("--config", &file)
+            .env("HOME", home.path().to_str().unwrap())
+            .run()
+            .await;
+        out.assert_code(2);
+        let path = file.display().to_string();
+        assert!(out.stderr.contains(&path), "{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("chmod go-w {path}")),
+            "{}",
+            out.stderr
+        );
+    }
+    // In the user's own config dir too.
+    let config_dir = home.path().join("xdg/cigna-setup");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    hostile_settings(&config_dir.join("cigna-setup.toml"), 0o620);
+    let out = Cli::new("config")
+        .arg("show")
+        .env("HOME", home.path().to_str().unwrap())
+        .env("XDG_CONFIG_HOME", home.path().join("xdg").to_str().unwrap())
+        .run()
+        .await;
+    out.assert_code(2);
+    assert!(out.stderr.contains("chmod go-w"), "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn the_fixture_portal_reads_no_settings_file() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("cigna-setup.toml");
+    hostile_settings(&file, 0o600);
+    let mut child = Cli::new("fixture-portal")
+        .env("HOME", home.path().to_str().unwrap())
+        .env("CIGNA_CONFIG", file.to_str().unwrap())
+        .env("CIGNA_OFFICE_PASSWORD", "Office#Pass2026")
+        .spawn();
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let first = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the portal prints its URL")
+        .unwrap()
+        .expect("a first line");
+    assert!(first.starts_with("fixture portal listening on "), "{first}");
+    child.kill().await.unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The file named a mailbox; the portal took none, so it emails no codes anywhere.
+    assert!(stderr.contains("no --imap-url"), "{stderr}");
+    assert!(!stderr.contains("thief"), "{stderr}");
 }

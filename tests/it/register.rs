@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use cigna_setup::fixture::Fault;
+use cigna_setup::fixture::{Fault, Skin};
 use serde_json::Value;
 
 use crate::support::run::Cli;
@@ -14,9 +14,9 @@ fn only(list: Vec<Value>) -> Value {
     list.into_iter().next().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn register_then_approve_then_activate_gives_a_working_login() {
-    let world = World::start(None).await;
+on_each_skin!(register_then_approve_then_activate_gives_a_working_login);
+async fn register_then_approve_then_activate_gives_a_working_login(skin: Skin) {
+    let world = World::builder().skin(skin).start().await;
     let email = "reg.123456789@codes.zuub.test";
     let out = world.register(email).arg("--json").run().await;
     out.assert_code(0);
@@ -58,9 +58,9 @@ async fn register_then_approve_then_activate_gives_a_working_login() {
     assert!(journal.contains("\"status\": \"active\""), "{journal}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn activate_before_approval_exits_3_and_can_run_again_once_approved() {
-    let world = World::start(None).await;
+on_each_skin!(activate_before_approval_exits_3_and_can_run_again_once_approved);
+async fn activate_before_approval_exits_3_and_can_run_again_once_approved(skin: Skin) {
+    let world = World::builder().skin(skin).start().await;
     let out = world
         .register("early.123456789@codes.zuub.test")
         .arg("--json")
@@ -95,7 +95,10 @@ async fn activate_before_approval_exits_3_and_can_run_again_once_approved() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn activate_wait_signs_in_again_until_approved() {
-    let world = World::start(Some(Duration::from_secs(4))).await;
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    // Approved by the test only once the tool has said it is still pending: a timer in the
+    // portal raced a slow CI machine, which signed in after the approval and never waited.
+    let world = World::start(None).await;
     let out = world
         .register("wait.123456789@codes.zuub.test")
         .arg("--json")
@@ -103,20 +106,44 @@ async fn activate_wait_signs_in_again_until_approved() {
         .await;
     out.assert_code(0);
     let run_id = out.json()["run_id"].as_str().unwrap().to_string();
-    let out = world
+    let user_id = out.json()["user_id"].as_str().unwrap().to_string();
+    let mut child = world
         .activate(&run_id)
-        .flag("--wait", "60s")
+        .flag("--wait", "120s")
         .flag("--every", "1s")
         .arg("--json")
-        .run()
-        .await;
-    out.assert_code(0);
-    assert_eq!(out.json()["status"], "active");
-    assert!(
-        out.stderr.contains("still pending approval"),
-        "{}",
-        out.stderr
-    );
+        .spawn();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    let waiting = tokio::time::timeout(Duration::from_secs(90), async {
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains("still pending approval") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(waiting, Ok(true), "never said it is waiting:\n{seen}");
+    world.portal.approve(&user_id).unwrap();
+    let rest = tokio::spawn(async move {
+        let mut rest = String::new();
+        while let Ok(Some(line)) = stderr.next_line().await {
+            rest.push_str(&line);
+            rest.push('\n');
+        }
+        rest
+    });
+    let mut json = String::new();
+    stdout.read_to_string(&mut json).await.unwrap();
+    let status = child.wait().await.unwrap();
+    let rest = rest.await.unwrap();
+    assert_eq!(status.code(), Some(0), "{seen}{rest}");
+    let json: serde_json::Value = serde_json::from_str(&json).expect(&json);
+    assert_eq!(json["status"], "active", "{seen}{rest}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,11 +175,15 @@ async fn a_taken_user_id_fails_with_the_portals_message_or_is_replaced_when_gene
     assert_eq!(world.registrations().len(), 1);
 }
 
+on_each_skin!(a_taken_generated_user_id_is_replaced);
 /// Generated User IDs come from the TIN with a random suffix; one the portal says is taken is
 /// replaced by another generated one, and the run says so.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_taken_generated_user_id_is_replaced() {
-    let world = World::start_with_faults(vec![Fault::TakenUserId]).await;
+async fn a_taken_generated_user_id_is_replaced(skin: Skin) {
+    let world = World::builder()
+        .faults(vec![Fault::TakenUserId])
+        .skin(skin)
+        .start()
+        .await;
     let out = world
         .register("third.123456789@codes.zuub.test")
         .arg("--json")
@@ -261,4 +292,51 @@ async fn a_registration_interrupted_after_submitting_is_never_submitted_twice() 
         world.registrations()
     );
     assert_eq!(world.portal.state_json()["duplicate_creations"], 0);
+}
+
+on_each_skin!(both_phases_get_through_a_misbehaving_portal);
+/// The new-registration flow and its activation against the fixture's fault modes that touch
+/// them: an error page on "Review Your Information", a session that expires after "Verify Your
+/// Identity", a first code email lost (resent at half the code timeout), a code the portal
+/// refuses as superseded, and slow pages.
+async fn both_phases_get_through_a_misbehaving_portal(skin: Skin) {
+    let world = World::builder()
+        .faults(vec![
+            Fault::Flaky500,
+            Fault::SessionExpire,
+            Fault::DropFirstEmail,
+            Fault::StaleCode,
+            Fault::Slow,
+        ])
+        .skin(skin)
+        .start()
+        .await;
+    let email = "faults.123456789@codes.zuub.test";
+    let out = world.register(email).arg("--json").run().await;
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("error page; reloading"),
+        "{}",
+        out.stderr
+    );
+    let pending = out.json();
+    let run_id = pending["run_id"].as_str().unwrap().to_string();
+    let user_id = pending["user_id"].as_str().unwrap().to_string();
+    world.portal.approve(&user_id).unwrap();
+    let out = world
+        .activate(&run_id)
+        .flag("--code-timeout", "8s")
+        .arg("--json")
+        .run()
+        .await;
+    out.assert_code(0);
+    assert_eq!(out.json()["status"], "active");
+    assert!(
+        out.stderr.contains("\"Resend code\" once"),
+        "{}",
+        out.stderr
+    );
+    let state = world.portal.state_json();
+    assert_eq!(state["codes_superseded"], 1, "{state}");
+    assert_eq!(only(world.registrations())["status"], "active");
 }

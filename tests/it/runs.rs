@@ -6,19 +6,8 @@ use std::time::Duration;
 
 use cigna_setup::browser::{find_executable, Browser, BrowserOptions};
 
-use crate::support::run::{processes_mentioning, Cli, Output};
+use crate::support::run::{processes_mentioning, Cli};
 use crate::support::world::{World, MAILBOX_PASSWORD, OFFICE_PASSWORD};
-
-fn run_dir(world: &World, out: &Output) -> PathBuf {
-    let runs: Vec<PathBuf> = std::fs::read_dir(world.runs.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join("journal.json").exists())
-        .collect();
-    assert_eq!(runs.len(), 1, "one run: {runs:?}\n{}", out.stderr);
-    runs[0].clone()
-}
 
 /// `resume`/`step` of a run in this world, with the secrets it needs again.
 fn continuing(world: &World, command: &str) -> Cli {
@@ -81,7 +70,7 @@ async fn a_failed_run_keeps_artifacts_without_secrets_and_resume_finishes_it() {
         .run()
         .await;
     out.assert_code(3);
-    let dir = run_dir(&world, &out);
+    let dir = world.only_run_dir(&out);
     let id = run_id(&dir);
 
     // The failed step's evidence, and the report.
@@ -131,7 +120,7 @@ async fn a_failed_run_keeps_artifacts_without_secrets_and_resume_finishes_it() {
         .unwrap();
     let shot = world.runs.path().join("report-shot");
     browser
-        .save_evidence(&shot, |s| s.to_string())
+        .save_evidence(&shot, &cigna_setup::secrets::Redactor::new(), &[])
         .await
         .unwrap();
     assert!(
@@ -195,7 +184,7 @@ async fn step_send_verification_code_after_a_code_timeout_resends_and_the_run_fi
         .run()
         .await;
     out.assert_code(4);
-    let dir = run_dir(&world, &out);
+    let dir = world.only_run_dir(&out);
     let id = run_id(&dir);
     assert!(
         out.stderr.contains("enter-verification-code"),
@@ -243,7 +232,7 @@ async fn step_refuses_a_step_whose_inputs_were_never_produced() {
         .run()
         .await;
     assert_ne!(out.code, 0);
-    let dir = run_dir(&world, &out);
+    let dir = world.only_run_dir(&out);
     let id = run_id(&dir);
     let out = continuing(&world, "step")
         .arg(&id)
@@ -272,7 +261,7 @@ async fn failing_run(world: &World, email: &str, edit: (&str, &str)) -> String {
         .run()
         .await;
     out.assert_code(3);
-    run_id(&run_dir(world, &out))
+    run_id(&world.only_run_dir(&out))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! Shared test support: Dovecot harness, fixture portal, run helpers.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod dovecot;
 pub mod portal;
 pub mod run;

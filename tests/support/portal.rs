@@ -81,8 +81,11 @@ pub async fn request_with(
     if let Some(q) = parsed.query() {
         target = format!("{target}?{q}");
     }
-    let mut req =
-        format!("{method} {target} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n");
+    let mut req = format!("{method} {target} HTTP/1.1\r\nConnection: close\r\n");
+    // A Host given among the headers replaces the URL's (a request as a rebinding page sends it).
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: {host}:{port}\r\n"));
+    }
     if let Some(c) = cookie {
         req.push_str(&format!("Cookie: {c}\r\n"));
     }

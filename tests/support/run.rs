@@ -8,6 +8,7 @@ use std::process::Stdio;
 pub struct Cli {
     args: Vec<String>,
     envs: Vec<(String, String)>,
+    dir: Option<PathBuf>,
 }
 
 pub struct Output {
@@ -46,7 +47,14 @@ impl Cli {
         Cli {
             args: vec![subcommand.to_string()],
             envs: Vec::new(),
+            dir: None,
         }
+    }
+
+    /// Runs the command in `dir` (its working directory).
+    pub fn in_dir(mut self, dir: &Path) -> Self {
+        self.dir = Some(dir.to_path_buf());
+        self
     }
 
     pub fn arg(mut self, a: impl AsRef<str>) -> Self {
@@ -80,6 +88,9 @@ impl Cli {
             .kill_on_drop(true);
         for (k, v) in &self.envs {
             cmd.env(k, v);
+        }
+        if let Some(dir) = &self.dir {
+            cmd.current_dir(dir);
         }
         cmd
     }

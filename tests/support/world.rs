@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use cigna_setup::dovecot::{Dovecot, DovecotOptions};
-use cigna_setup::fixture::{Fault, PortalConfig, RunningPortal, DEFAULT_LATE_RENDER_MAX_MS};
+use cigna_setup::fixture::{Fault, PortalConfig, RunningPortal, Skin, DEFAULT_LATE_RENDER_MAX_MS};
 use cigna_setup::secrets::Secret;
 use serde_json::Value;
 
-use super::run::Cli;
+use super::run::{Cli, Output};
 
 pub const OFFICE_PASSWORD: &str = "Office#Pass2026";
 pub const MAILBOX_PASSWORD: &str = "mailbox-secret-4711";
@@ -21,27 +21,97 @@ pub struct World {
     pub runs: tempfile::TempDir,
 }
 
+/// How to start a `World`'s portal; `World::builder()…start()`.
+#[derive(Default)]
+pub struct WorldBuilder {
+    auto_approve_after: Option<Duration>,
+    faults: Vec<Fault>,
+    office_2fa: bool,
+    skin: Option<Skin>,
+    office_tins: Option<Vec<String>>,
+}
+
+impl WorldBuilder {
+    /// Registrations approve themselves that long after submission.
+    pub fn auto_approve_after(mut self, after: Option<Duration>) -> Self {
+        self.auto_approve_after = after;
+        self
+    }
+
+    /// The portal misbehaves in these ways.
+    pub fn faults(mut self, faults: Vec<Fault>) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// The office's sign-in asks for a code sent to the office (`--office-2fa`).
+    pub fn office_2fa(mut self) -> Self {
+        self.office_2fa = true;
+        self
+    }
+
+    /// The office's TINs (9 digits each) instead of the default two.
+    pub fn office_tins(mut self, tins: Vec<String>) -> Self {
+        self.office_tins = Some(tins);
+        self
+    }
+
+    /// The portal's look. Without it: `CIGNA_FIXTURE_SKIN` when set (so a whole suite can run
+    /// against another skin), else classic.
+    pub fn skin(mut self, skin: Skin) -> Self {
+        self.skin = Some(skin);
+        self
+    }
+
+    pub async fn start(self) -> World {
+        let skin = self
+            .skin
+            .unwrap_or_else(|| match std::env::var("CIGNA_FIXTURE_SKIN") {
+                Ok(name) if !name.trim().is_empty() => name
+                    .parse()
+                    .unwrap_or_else(|e| panic!("CIGNA_FIXTURE_SKIN: {e}")),
+                _ => Skin::Classic,
+            });
+        World::start_full(self, skin).await
+    }
+}
+
 impl World {
+    /// The directory of the one run in this world's runs dir (`out` explains a miss).
+    pub fn only_run_dir(&self, out: &Output) -> std::path::PathBuf {
+        let runs: Vec<std::path::PathBuf> = std::fs::read_dir(self.runs.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.join("journal.json").exists())
+            .collect();
+        assert_eq!(runs.len(), 1, "one run: {runs:?}\n{}", out.stderr);
+        runs[0].clone()
+    }
+
+    pub fn builder() -> WorldBuilder {
+        WorldBuilder::default()
+    }
+
     /// `auto_approve_after`: registrations approve themselves that long after submission.
     pub async fn start(auto_approve_after: Option<Duration>) -> World {
-        World::start_full(auto_approve_after, Vec::new(), false).await
+        World::builder()
+            .auto_approve_after(auto_approve_after)
+            .start()
+            .await
     }
 
     /// A portal whose office sign-in asks for a code sent to the office (`--office-2fa`).
     pub async fn start_with_office_2fa() -> World {
-        World::start_full(None, Vec::new(), true).await
+        World::builder().office_2fa().start().await
     }
 
     /// A portal that misbehaves in these ways.
     pub async fn start_with_faults(faults: Vec<Fault>) -> World {
-        World::start_full(None, faults, false).await
+        World::builder().faults(faults).start().await
     }
 
-    async fn start_full(
-        auto_approve_after: Option<Duration>,
-        faults: Vec<Fault>,
-        office_2fa: bool,
-    ) -> World {
+    async fn start_full(options: WorldBuilder, skin: Skin) -> World {
         let dovecot = tokio::task::spawn_blocking(|| {
             Dovecot::start(DovecotOptions {
                 // "spare" receives nothing: a mailbox where no code ever arrives.
@@ -60,13 +130,17 @@ impl World {
         let portal = RunningPortal::start(PortalConfig {
             office_user: "office.manager".into(),
             office_password: Secret::new(OFFICE_PASSWORD),
-            office_tins: vec!["987654321".into(), TIN.into()],
+            office_tins: options
+                .office_tins
+                .clone()
+                .unwrap_or_else(|| vec!["987654321".into(), TIN.into()]),
             office_name: "Zuub Family Dental".into(),
             mailbox: Some(dovecot.mailbox("codes")),
             late_render_max_ms: DEFAULT_LATE_RENDER_MAX_MS,
-            auto_approve_after,
-            faults,
-            office_2fa,
+            auto_approve_after: options.auto_approve_after,
+            faults: options.faults,
+            office_2fa: options.office_2fa,
+            skin,
         })
         .await
         .expect("the fixture portal must start");
