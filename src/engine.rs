@@ -34,6 +34,8 @@ pub struct Engine<'a> {
     pub trace: bool,
     /// What the current step did, for its artifacts.
     step_log: Vec<String>,
+    /// How long the current step waited for code emails.
+    mailbox_wait: Duration,
     /// The flow's login-page text: outside the steps that open the portal, meeting it ends a
     /// wait at once (the session expired).
     pub login_page: Option<String>,
@@ -70,6 +72,7 @@ impl<'a> Engine<'a> {
             retries: 2,
             trace: false,
             step_log: Vec::new(),
+            mailbox_wait: Duration::ZERO,
             login_page: None,
             loading: Vec::new(),
             signed_out: Vec::new(),
@@ -123,18 +126,22 @@ impl<'a> Engine<'a> {
             let _enter = span.enter();
             let outcome = self.run_step(step).await;
             let elapsed = started.elapsed();
+            let waited = self.waited_ms();
             let rec = self.journal.step_mut(&step.id);
             match outcome {
                 Ok(skip_to) => {
                     if let Some(rec) = rec {
                         rec.status = Status::Done;
                         rec.duration_ms = Some(elapsed.as_millis() as u64);
+                        rec.mailbox_wait_ms = waited;
                         rec.outputs = step.outputs();
                         rec.error = None;
                     }
                     self.journal.save()?;
                     if self.trace {
                         self.save_artifacts(step).await;
+                    } else {
+                        self.save_thumbnail(step).await;
                     }
                     progress::step_finished(i + 1, total, &step.id, Outcome::Ok, elapsed, None);
                     i += 1;
@@ -162,6 +169,7 @@ impl<'a> Engine<'a> {
                     if let Some(rec) = rec {
                         rec.status = Status::Failed;
                         rec.duration_ms = Some(elapsed.as_millis() as u64);
+                        rec.mailbox_wait_ms = waited;
                         rec.error = Some(message);
                     }
                     self.journal.save()?;
@@ -177,6 +185,30 @@ impl<'a> Engine<'a> {
             }
         }
         Ok(())
+    }
+
+    fn waited_ms(&self) -> Option<u64> {
+        (!self.mailbox_wait.is_zero()).then_some(self.mailbox_wait.as_millis() as u64)
+    }
+
+    /// A small masked picture of the page as the step left it (`artifacts/<step-id>/thumb.jpg`),
+    /// for the report's strip: what each step saw, without `--trace`.
+    async fn save_thumbnail(&mut self, step: &Step) {
+        let dir = self.journal.dir.join("artifacts").join(&step.id);
+        if let Err(e) = crate::journal::create_private_dir(&dir) {
+            tracing::warn!("could not keep the picture of step {}: {e:#}", step.id);
+            return;
+        }
+        let beside = secret_capture_labels(step, &self.vars);
+        let secrets = secrets::global().values();
+        match self.browser.masked_thumbnail(&secrets, &beside).await {
+            Ok(jpeg) => {
+                if let Err(e) = crate::journal::write_atomic(&dir.join("thumb.jpg"), &jpeg, 0o600) {
+                    tracing::warn!("could not keep the picture of step {}: {e:#}", step.id);
+                }
+            }
+            Err(e) => tracing::debug!("no picture of step {}: {e:#}", step.id),
+        }
     }
 
     /// Screenshot, page (secrets redacted) and log lines of a step, in `artifacts/<step-id>/`.
@@ -201,6 +233,7 @@ impl<'a> Engine<'a> {
     async fn run_step(&mut self, step: &Step) -> Result<Option<String>> {
         let count = step.actions.len();
         self.step_log.clear();
+        self.mailbox_wait = Duration::ZERO;
         let opens_portal = matches!(step.actions.first(), Some(Action::Goto(_)));
         self.signed_out = match &self.login_page {
             Some(text) if !opens_portal => vec![text.clone()],
@@ -216,6 +249,9 @@ impl<'a> Engine<'a> {
             let action = &step.actions[k];
             let started = Instant::now();
             let outcome = self.run_action_retrying(action).await;
+            if matches!(action, Action::WaitForCode { .. }) {
+                self.mailbox_wait += started.elapsed();
+            }
             tracing::debug!(
                 action = %action.describe(),
                 elapsed_us = started.elapsed().as_micros() as u64,

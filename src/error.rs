@@ -119,6 +119,20 @@ pub fn shown(raw: &str) -> String {
     out
 }
 
+/// `text` with every control character but the line break escaped: for messages that quote
+/// pieces of a file, so that whatever a piece holds cannot steer the terminal.
+pub fn without_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The most characters of an input an error quotes.
 pub const SHOWN_CHARS: usize = 80;
 

@@ -55,6 +55,9 @@ pub struct StepRecord {
     pub started_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// Of `duration_ms`, the time spent waiting for a code email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mailbox_wait_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,6 +72,7 @@ impl StepRecord {
             attempts: 0,
             started_at: None,
             duration_ms: None,
+            mailbox_wait_ms: None,
             outputs: Vec::new(),
             error: None,
         }

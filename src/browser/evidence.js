@@ -2,7 +2,8 @@
 //
 //   {op: "mask", secrets: [...], beside: [...]}  covers with opaque boxes every password field,
 //       every field or piece of text holding a secret, and the area beside each label whose
-//       value is captured as a secret; returns how many boxes.
+//       value is captured as a secret; returns how many boxes and where the window is
+//       ({boxes, x, y, width, height}, document coordinates).
 //   {op: "unmask"}                                removes the boxes.
 //   {op: "html", secrets: [...]}                  the page serialised with every secret replaced
 //       in text nodes, attribute values and field values; markup is never touched.
@@ -132,17 +133,40 @@
       if (next) add(next.getBoundingClientRect());
     }
   }
-  // Boxes in document coordinates: the screenshot is of the whole page, not only the window.
+  // The boxes go in a layer of their own in the top layer (a manual popover), shown last so
+  // that it is drawn above a modal <dialog> or another popover, which no z-index can cover.
+  // A top-layer box is placed against the initial containing block: document coordinates,
+  // because the screenshot is of the whole page, not only the window.
   const html = document.documentElement;
-  const origin =
-    getComputedStyle(html).position === "static" ? { left: -window.scrollX, top: -window.scrollY } : html.getBoundingClientRect();
+  const layer = document.createElement("div");
+  layer.setAttribute(MARK, "");
+  const top = typeof layer.showPopover === "function";
+  if (top) layer.setAttribute("popover", "manual");
+  const width = Math.max(html.scrollWidth, window.innerWidth);
+  const height = Math.max(html.scrollHeight, window.innerHeight);
+  layer.style.cssText =
+    `position:absolute;inset:auto;left:0;top:0;width:${width}px;height:${height}px;margin:0;padding:0;` +
+    "border:0;background:transparent;overflow:visible;pointer-events:none;z-index:2147483647;display:block";
+  const origin = { left: -window.scrollX, top: -window.scrollY };
+  if (!top) {
+    const inHtml = getComputedStyle(html).position === "static" ? origin : html.getBoundingClientRect();
+    origin.left = inHtml.left;
+    origin.top = inHtml.top;
+  }
   for (const r of rects) {
     const box = document.createElement("div");
-    box.setAttribute(MARK, "");
     box.style.cssText =
       `position:absolute;left:${r.x - origin.left}px;top:${r.y - origin.top}px;width:${r.w}px;height:${r.h}px;` +
-      "background:#000;z-index:2147483647;pointer-events:none;margin:0;padding:0;border:0";
-    document.documentElement.appendChild(box);
+      "background:#000;margin:0;padding:0;border:0";
+    layer.appendChild(box);
   }
-  return rects.length;
+  html.appendChild(layer);
+  if (top) {
+    try {
+      layer.showPopover();
+    } catch (e) {
+      // Left in the page's own layers: still above everything but a top-layer element.
+    }
+  }
+  return { boxes: rects.length, x: window.scrollX, y: window.scrollY, width: window.innerWidth, height: window.innerHeight };
 })

@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Result;
-use chromiumoxide::browser::BrowserConfig;
+use anyhow::{Context, Result};
 use chromiumoxide::handler::viewport::Viewport;
 use futures::StreamExt;
 
+use super::relay;
 use crate::error;
 
 /// Browsers tried on PATH, in order, when none is named.
@@ -83,13 +83,57 @@ fn is_executable(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-pub(super) async fn start(
-    options: &BrowserOptions,
-) -> Result<(
-    chromiumoxide::Browser,
-    tokio::task::JoinHandle<()>,
-    Option<tempfile::TempDir>,
-)> {
+/// Flags for an unattended browser: puppeteer's defaults for automation (no first-run UI, no
+/// background work that competes with the page) and ours for a closed network.
+const FLAGS: &[&str] = &[
+    "--headless=new",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--disable-background-networking",
+    "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
+    "--disable-breakpad",
+    "--disable-client-side-phishing-detection",
+    "--disable-component-extensions-with-background-pages",
+    "--disable-component-update",
+    "--disable-default-apps",
+    "--disable-dev-shm-usage",
+    "--disable-domain-reliability",
+    "--disable-extensions",
+    "--disable-gpu",
+    "--disable-hang-monitor",
+    "--disable-ipc-flooding-protection",
+    "--disable-popup-blocking",
+    "--disable-prompt-on-repost",
+    "--disable-renderer-backgrounding",
+    "--disable-sync",
+    "--enable-automation",
+    "--force-color-profile=srgb",
+    "--metrics-recording-only",
+    "--no-default-browser-check",
+    "--no-first-run",
+    "--password-store=basic",
+    "--use-mock-keychain",
+    "--lang=en_US",
+    // Chromium keeps only the last of a repeated switch, so every feature goes in one list.
+    "--disable-features=Translate,TranslateUI,OptimizationHints,MediaRouter,\
+     AutofillServerCommunication",
+    "--window-size=1280,900",
+    // Commands on fd 3, answers on fd 4; no port, so no other local user can reach the page.
+    "--remote-debugging-pipe",
+];
+
+/// A started Chromium: the DevTools connection, the task that must poll it, the process, and
+/// the temporary profile (removed when dropped).
+pub(super) struct Started {
+    pub browser: chromiumoxide::Browser,
+    pub handler: tokio::task::JoinHandle<()>,
+    pub process: tokio::process::Child,
+    pub relay: tokio::task::JoinHandle<()>,
+    pub profile: Option<tempfile::TempDir>,
+}
+
+pub(super) async fn start(options: &BrowserOptions) -> Result<Started> {
     let (profile_dir, temp) = match &options.profile_dir {
         Some(dir) => {
             release_profile(dir);
@@ -102,53 +146,70 @@ pub(super) async fn start(
             (temp.path().to_path_buf(), Some(temp))
         }
     };
-    let mut builder = BrowserConfig::builder()
-        .chrome_executable(&options.executable)
-        .new_headless_mode()
-        .user_data_dir(&profile_dir)
-        .launch_timeout(Duration::from_secs(30))
-        // Longer than any in-page wait slice; short enough that a browser that died is noticed.
-        .request_timeout(Duration::from_secs(8))
-        .viewport(Viewport {
-            width: 1280,
-            height: 900,
-            ..Viewport::default()
-        })
-        .window_size(1280, 900)
-        // chromiumoxide adds the leading dashes itself.
-        .arg("disable-gpu")
-        .arg("no-default-browser-check")
-        .arg("disable-component-update")
-        .arg("disable-domain-reliability")
-        .arg((
-            "disable-features",
-            &[
-                "Translate",
-                "OptimizationHints",
-                "MediaRouter",
-                "AutofillServerCommunication",
-            ][..],
-        ));
+    let mut command = tokio::process::Command::new(&options.executable);
+    command
+        .args(FLAGS)
+        .arg(format!("--user-data-dir={}", profile_dir.display()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        // What Chromium prints may quote pages; it is read only to explain a failed start.
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
     if options.loopback_only {
-        builder = builder.arg((
-            "host-resolver-rules",
-            "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost",
-        ));
+        command.arg("--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost");
     }
     // Chromium refuses to run as root with its sandbox on; only then is it turned off.
     if crate::owner::is_root() {
-        builder = builder.no_sandbox();
+        command.args(["--no-sandbox", "--disable-setuid-sandbox"]);
     }
-    let config = builder
-        .build()
-        .map_err(|e| error::environment(format!("could not configure the browser: {e}")))?;
-    let (browser, mut handler) = chromiumoxide::Browser::launch(config).await.map_err(|e| {
+    command.arg("about:blank");
+    let (ours, theirs) = relay::pipes().context("cannot make the browser's DevTools pipes")?;
+    theirs.install(&mut command);
+    let mut process = command.spawn().map_err(|e| {
         error::environment(format!(
             "could not start the browser {}: {e}. Check that it runs: `{} --headless=new --version`",
             options.executable.display(),
             options.executable.display()
         ))
     })?;
+    drop(theirs);
+    let said = stderr_tail(process.stderr.take());
+    let relay = relay::start(ours)
+        .await
+        .context("cannot open the browser's DevTools relay")?;
+    let handler_config = chromiumoxide::handler::HandlerConfig {
+        viewport: Some(Viewport {
+            width: 1280,
+            height: 900,
+            ..Viewport::default()
+        }),
+        // Longer than any in-page wait slice; short enough that a browser that died is noticed.
+        request_timeout: Duration::from_secs(8),
+        ..Default::default()
+    };
+    let connected = tokio::time::timeout(
+        Duration::from_secs(30),
+        chromiumoxide::Browser::connect_with_config(&relay.url, handler_config),
+    )
+    .await;
+    let (browser, mut handler) = match connected {
+        Ok(Ok(pair)) => pair,
+        failed => {
+            let why = match failed {
+                Ok(Err(e)) => e.to_string(),
+                _ => "no answer in 30s".to_string(),
+            };
+            let _ = process.kill().await;
+            relay.task.abort();
+            return Err(error::environment(format!(
+                "could not start the browser {}: {why}{}. Check that it runs: `{} --headless=new \
+                 --version`",
+                options.executable.display(),
+                said.lock().map(|t| t.summary()).unwrap_or_default(),
+                options.executable.display()
+            )));
+        }
+    };
     // The handler must be polled for anything to work; newer Chromium sends events the crate
     // cannot parse, which are errors here but not reasons to stop.
     let handler = tokio::spawn(async move {
@@ -158,7 +219,50 @@ pub(super) async fn start(
             }
         }
     });
-    Ok((browser, handler, temp))
+    Ok(Started {
+        browser,
+        handler,
+        process,
+        relay: relay.task,
+        profile: temp,
+    })
+}
+
+/// The last lines Chromium printed, to explain a start that failed; drained for as long as the
+/// browser runs so that it never blocks on a full pipe.
+#[derive(Default)]
+struct Tail(std::collections::VecDeque<String>);
+
+impl Tail {
+    fn summary(&self) -> String {
+        if self.0.is_empty() {
+            return String::new();
+        }
+        let lines: Vec<&str> = self.0.iter().map(String::as_str).collect();
+        format!(" (it said: {})", lines.join(" / "))
+    }
+}
+
+fn stderr_tail(
+    stderr: Option<tokio::process::ChildStderr>,
+) -> std::sync::Arc<std::sync::Mutex<Tail>> {
+    let tail = std::sync::Arc::new(std::sync::Mutex::new(Tail::default()));
+    if let Some(stderr) = stderr {
+        let kept = tail.clone();
+        tokio::spawn(async move {
+            use tokio::io::AsyncBufReadExt;
+            let mut lines = tokio::io::BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(mut tail) = kept.lock() {
+                    tail.0.push_back(line.chars().take(200).collect());
+                    if tail.0.len() > 4 {
+                        tail.0.pop_front();
+                    }
+                }
+            }
+        });
+    }
+    tail
 }
 
 /// A run killed from outside (kill -9) leaves its Chromium running and its profile locked;

@@ -8,6 +8,7 @@
 
 mod launch;
 mod locator;
+mod relay;
 
 pub use launch::{find_executable, release_profile, version, BrowserOptions};
 pub use locator::{Among, Locator, Target, Within};
@@ -55,6 +56,10 @@ const PAGE_WATCH_JS: &str = include_str!("watch.js");
 /// navigation or a Ctrl-C is noticed quickly, long enough that waits cost few round trips.
 const SLICE: Duration = Duration::from_millis(1500);
 
+/// A step's picture in the report: 1280×900 shown as 384×270, enough to recognise the page.
+const THUMBNAIL_SCALE: f64 = 0.3;
+const THUMBNAIL_QUALITY: i64 = 60;
+
 /// How much longer than its slice a page script may take to answer before the browser's
 /// process is looked at.
 const ANSWER_MARGIN: Duration = Duration::from_secs(3);
@@ -67,6 +72,10 @@ pub struct Browser {
     pid: Option<u32>,
     page: Page,
     handler: tokio::task::JoinHandle<()>,
+    /// Chromium itself, killed if it is dropped without being closed.
+    process: tokio::process::Child,
+    /// Carries DevTools between chromiumoxide's WebSocket and Chromium's pipe.
+    relay: tokio::task::JoinHandle<()>,
     dismiss: Vec<Locator>,
     /// What stood next to each field when the current step first acted on it (or last typed
     /// into it): text that appears there afterwards is the page's answer, a hint that was there
@@ -207,12 +216,14 @@ impl Verb<'_> {
 impl Browser {
     /// Starts Chromium headless with a fresh profile and opens a blank page.
     pub async fn launch(options: BrowserOptions) -> Result<Browser> {
-        let (mut inner, handler, profile) = launch::start(&options).await?;
+        let started = launch::start(&options).await?;
+        let (inner, handler, profile) = (started.browser, started.handler, started.profile);
         let page = inner
             .new_page("about:blank")
             .await
             .context("Chromium started but would not open a page")?;
-        let pid = inner.get_mut_child().and_then(|c| c.as_mut_inner().id());
+        let pid = started.process.id();
+        let (process, relay) = (started.process, started.relay);
         // The watcher, and the engine itself: defined in every new document before its own
         // scripts run, so no request has to send and compile it (Chromium reuses the
         // compiled script across documents).
@@ -229,6 +240,8 @@ impl Browser {
             inner: std::sync::Mutex::new(inner),
             page,
             handler,
+            process,
+            relay,
             dismiss: Vec::new(),
             notes: Default::default(),
             _profile: profile,
@@ -414,6 +427,16 @@ impl Browser {
         Ok(self.until_done(&verb, timeout).await?.as_deref() == Some("yes"))
     }
 
+    /// The value of a script expression on the page (awaited if it is a promise): for tests
+    /// and diagnostics that check what a page shows beyond its names, such as whether its
+    /// images loaded.
+    pub async fn inspect(&self, expression: &str) -> Result<serde_json::Value> {
+        let answer = tokio::time::timeout(ANSWER_MARGIN, self.evaluate(expression.to_string()))
+            .await
+            .context("the page did not answer in time")??;
+        Ok(answer.unwrap_or(serde_json::Value::Null))
+    }
+
     /// What the engine sees on the page now: `{"url", "title", "nodes": [{role, name, …}]}`.
     pub async fn outline(&self, timeout: Duration) -> Result<serde_json::Value> {
         let text = self
@@ -578,6 +601,49 @@ impl Browser {
         // Whatever the screenshot did, the page gets its look back.
         let _ = self.evidence(&json!({"op": "unmask"})).await;
         png
+    }
+
+    /// A small JPEG of the window as it stands, masked as `masked_screenshot` masks: the
+    /// report's picture of how a step left the page. One capture of the window, no resizing,
+    /// so that it costs a step little.
+    pub async fn masked_thumbnail(&self, secrets: &[String], beside: &[String]) -> Result<Vec<u8>> {
+        let window = self
+            .evidence(&json!({"op": "mask", "secrets": secrets, "beside": beside}))
+            .await
+            .context("could not cover the secrets on the page, so no picture was taken")?;
+        let jpeg = self.thumbnail_of(&window).await;
+        // Whatever the capture did, the page gets its look back.
+        let _ = self.evidence(&json!({"op": "unmask"})).await;
+        jpeg
+    }
+
+    async fn thumbnail_of(&self, window: &serde_json::Value) -> Result<Vec<u8>> {
+        use base64::Engine as _;
+        use chromiumoxide::cdp::browser_protocol::page::{
+            CaptureScreenshotFormat, CaptureScreenshotParams, Viewport,
+        };
+        let at = |key: &str| window[key].as_f64().unwrap_or(0.0);
+        let params = CaptureScreenshotParams {
+            format: Some(CaptureScreenshotFormat::Jpeg),
+            quality: Some(THUMBNAIL_QUALITY),
+            clip: Some(Viewport {
+                x: at("x"),
+                y: at("y"),
+                width: at("width").max(1.0),
+                height: at("height").max(1.0),
+                scale: THUMBNAIL_SCALE,
+            }),
+            from_surface: None,
+            capture_beyond_viewport: Some(false),
+            optimize_for_speed: Some(true),
+        };
+        let shot = tokio::time::timeout(ANSWER_MARGIN, self.page.execute(params))
+            .await
+            .context("the browser did not take the picture in time")?
+            .context("could not take a picture of the page")?;
+        base64::engine::general_purpose::STANDARD
+            .decode(shot.result.data.as_ref() as &str)
+            .context("the browser's picture is not base64")
     }
 
     /// A PNG of the whole page as it stands, secrets and all: for the masking's own checks.
@@ -881,15 +947,17 @@ impl Browser {
     /// Closes Chromium and reaps it; kills it when it does not close in time.
     pub async fn close(self) {
         let mut inner = self.inner.into_inner().unwrap_or_else(|e| e.into_inner());
+        let mut process = self.process;
         let closed = tokio::time::timeout(Duration::from_secs(3), async {
             let _ = inner.close().await;
-            let _ = inner.wait().await;
+            let _ = process.wait().await;
         })
         .await;
         if closed.is_err() {
-            let _ = inner.kill().await;
+            let _ = process.kill().await;
         }
         self.handler.abort();
+        self.relay.abort();
     }
 }
 

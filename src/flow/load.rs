@@ -460,20 +460,23 @@ pub fn parse(text: &str, origin: &str) -> Result<Flow> {
             .span()
             .map(|s| position(text, s.start))
             .unwrap_or_default();
-        error::bad_input(format!(
+        error::bad_input(error::without_controls(&format!(
             "{origin} is not a valid flow ({at}): {}",
             e.message()
-        ))
+        )))
     })?;
+    // Messages quote the file; whatever it holds, they reach the terminal escaped.
     let bad = |offset: usize, msg: String| {
-        error::bad_input(format!("{origin}, {}: {msg}", position(text, offset)))
+        error::bad_input(error::without_controls(&format!(
+            "{origin}, {}: {msg}",
+            position(text, offset)
+        )))
     };
     let mut dismiss = Vec::new();
     for t in raw.dismiss {
-        dismiss.push(
-            t.resolve(Default_::Clickable)
-                .map_err(|e| error::bad_input(format!("{origin}, dismiss: {e}")))?,
-        );
+        dismiss.push(t.resolve(Default_::Clickable).map_err(|e| {
+            error::bad_input(error::without_controls(&format!("{origin}, dismiss: {e}")))
+        })?);
     }
     let mut steps: Vec<Step> = Vec::new();
     let mut captured: Vec<String> = Vec::new();
@@ -490,7 +493,10 @@ pub fn parse(text: &str, origin: &str) -> Result<Flow> {
         {
             return Err(bad(
                 id_at,
-                format!("step id \"{id}\": use lower-case letters, digits and `-`"),
+                format!(
+                    "step id {}: use lower-case letters, digits and `-`",
+                    error::shown(&id)
+                ),
             ));
         }
         if steps.iter().any(|s| s.id == id) {
@@ -772,6 +778,29 @@ mod exfiltration_tests {
             message.contains("changed.toml, line "),
             "file and line: {message}"
         );
+    }
+
+    #[test]
+    fn what_a_bad_flow_quotes_reaches_the_terminal_escaped() {
+        for (from, to) in [
+            // TOML escapes: the file may not hold the characters raw, the strings may.
+            ("{profile.address}", "{profile.addr\\u001b[2Jess}"),
+            ("{profile.address}", "{profile.address\\r}"),
+            ("id = \"create-profile\"", "id = \"create\\u0007-profile\""),
+            (
+                "into = \"temp_user_id\"",
+                "into = \"temp\\u001b]0;x\\u0007\"",
+            ),
+        ] {
+            let err = changed(from, to).unwrap_err();
+            let message = format!("{err:#}");
+            assert_eq!(error::exit_code(&err), 2, "{message}");
+            assert!(
+                !message.chars().any(|c| c.is_control() && c != '\n'),
+                "raw control character in {message:?}"
+            );
+            assert!(message.contains("changed.toml, line "), "{message}");
+        }
     }
 
     #[test]

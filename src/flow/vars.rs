@@ -75,10 +75,16 @@ fn walk<'a>(template: &'a str, mut f: impl FnMut(Piece<'a>) -> Result<()>) -> Re
             f(Piece::Text("}"))?;
             rest = after;
         } else if tail.starts_with('}') {
-            bail!("a lone `}}` in \"{template}\": write `}}}}` for a literal brace");
+            bail!(
+                "a lone `}}` in {}: write `}}}}` for a literal brace",
+                crate::error::shown(template)
+            );
         } else {
             let Some(end) = tail.find('}') else {
-                bail!("an unclosed `{{` in \"{template}\": variables look like {{email}}");
+                bail!(
+                    "an unclosed `{{` in {}: variables look like {{email}}",
+                    crate::error::shown(template)
+                );
             };
             let name = &tail[1..end];
             if name.is_empty()
@@ -87,8 +93,9 @@ fn walk<'a>(template: &'a str, mut f: impl FnMut(Piece<'a>) -> Result<()>) -> Re
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
             {
                 bail!(
-                    "`{{{name}}}` in \"{template}\" is not a variable name \
-                     (lower-case letters, digits, `_` and `.`)"
+                    "{} in {} is not a variable name (lower-case letters, digits, `_` and `.`)",
+                    crate::error::shown(&format!("{{{name}}}")),
+                    crate::error::shown(template)
                 );
             }
             f(Piece::Var(name))?;

@@ -90,6 +90,23 @@ fn flow_failing(world: &World, after: &str, from: &str, to: &str) -> PathBuf {
     file
 }
 
+/// Runs the existing flow from `flow` (made to fail by `flow_failing`): its output and run dir.
+async fn run_failing(
+    world: &World,
+    email: &str,
+    flow: &Path,
+) -> (crate::support::run::Output, PathBuf) {
+    let out = world
+        .existing(email)
+        .path_flag("--flow", flow)
+        .flag("--action-timeout", "2s")
+        .run()
+        .await;
+    out.assert_code(3);
+    let dir = world.only_run_dir(&out);
+    (out, dir)
+}
+
 /// A fresh browser on the page the step left, rebuilt from its saved `page.html` with the
 /// secrets put back where the redaction took them out (in turn, so each shows at least once)
 /// and its styles and scripts loaded from the portal: the same page, secrets showing.
@@ -157,14 +174,7 @@ async fn no_secret_is_readable_in_the_screenshots_of_failed_steps() {
         let world = World::start(None).await;
         let flow = flow_failing(&world, case.anchor, case.from, case.to);
         let email = format!("ocr.{}@codes.zuub.test", case.step);
-        let out = world
-            .existing(&email)
-            .path_flag("--flow", &flow)
-            .flag("--action-timeout", "2s")
-            .run()
-            .await;
-        out.assert_code(3);
-        let dir = world.only_run_dir(&out);
+        let (out, dir) = run_failing(&world, &email, &flow).await;
         let shot = std::fs::read(dir.join("artifacts").join(case.step).join("screenshot.png"))
             .unwrap_or_else(|e| panic!("{}: no screenshot: {e}\n{}", case.step, out.stderr));
         let masked = ocr(&shot);
@@ -215,4 +225,167 @@ async fn no_secret_is_readable_in_the_screenshots_of_failed_steps() {
         }
         drop(world);
     }
+}
+
+/// A modal `<dialog>` is drawn in the top layer, above any z-index: masks must be drawn there
+/// too, later than the dialog, or the secret it shows is in the screenshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_in_a_modal_dialog_is_covered_too() {
+    let secret = "QX7LM2PZ9RT";
+    let b = crate::support::browser::open_markup(&format!(
+        "<!doctype html><html><body style=\"font:28px sans-serif\">\
+         <h1>Manage Users</h1><p>Behind the dialog.</p>\
+         <dialog id=\"d\" style=\"font:32px monospace\"><p>Temporary Password</p>\
+         <p><b>{secret}</b></p><button>Close</button></dialog>\
+         <script>document.getElementById('d').showModal()</script></body></html>"
+    ))
+    .await;
+    b.shows_settled("Temporary Password", None, &[], Duration::from_secs(10))
+        .await
+        .unwrap();
+    let bare = ocr(&b.screenshot().await.unwrap());
+    let masked = ocr(&b
+        .masked_screenshot(&[secret.to_string()], &[])
+        .await
+        .unwrap());
+    let after = ocr(&b.screenshot().await.unwrap());
+    b.close().await;
+    assert!(
+        readable(secret, &bare),
+        "the control: unmasked, the OCR must read the dialog's secret (it read {bare})"
+    );
+    assert!(
+        !readable(secret, &masked),
+        "the dialog's secret is readable through the masks (OCR: {masked})"
+    );
+    assert!(
+        readable(secret, &after),
+        "the masks were not removed afterwards (OCR: {after})"
+    );
+}
+
+/// The report is looked at, not read: loaded in Chromium, it shows a bar per step as long as the
+/// step took (the wait for the code email marked within), a picture of how each step left the
+/// page, and the failure with its screenshot and what the page offered instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_shows_a_timeline_the_steps_pictures_and_the_failure() {
+    let world = World::start(None).await;
+    let flow = flow_failing(
+        &world,
+        "id = \"accept-agreement\"",
+        "Website Access Manager User Agreement\" }",
+        "Website Access Manager User Agreemnet\" }",
+    );
+    let (_, dir) = run_failing(&world, "report.123456789@codes.zuub.test", &flow).await;
+    let steps = cigna_setup::flow::builtin("existing").unwrap().steps.len();
+
+    let b = crate::support::browser::launch().await;
+    b.goto(&format!("file://{}", dir.join("report.html").display()))
+        .await
+        .unwrap();
+    let seen = b
+        .inspect(
+            r##"(async () => {
+              await Promise.all([...document.images].map((i) => i.decode().catch(() => null)));
+              const width = (el) => (el ? el.getBoundingClientRect().width : 0);
+              const loaded = (i) => !!i && i.complete && i.naturalWidth > 0;
+              return {
+                bars: [...document.querySelectorAll(".timeline .bar")].map((b) => ({
+                  label: b.getAttribute("aria-label"),
+                  ms: Number(b.dataset.ms),
+                  mailbox: Number(b.dataset.mailboxMs),
+                  width: width(b),
+                  marked: width(b.querySelector(".mail")),
+                  failed: b.classList.contains("failed"),
+                })),
+                strip: [...document.querySelectorAll(".strip img")].map((i) => ({
+                  alt: i.alt, loaded: loaded(i), width: i.naturalWidth,
+                })),
+                failure: (document.querySelector("#failure") || {}).innerText || "",
+                failureShot: loaded(document.querySelector("#failure img")),
+              };
+            })()"##,
+        )
+        .await
+        .unwrap();
+    b.close().await;
+
+    let bars = seen["bars"].as_array().unwrap();
+    assert_eq!(bars.len(), steps, "a bar per step: {seen:#}");
+    let longest = bars
+        .iter()
+        .map(|b| b["ms"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    let widest = bars
+        .iter()
+        .map(|b| b["width"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(widest > 100.0, "the bars are drawn: {seen:#}");
+    for bar in bars {
+        let expected = bar["ms"].as_f64().unwrap() / longest * widest;
+        let drawn = bar["width"].as_f64().unwrap();
+        // 2 px: the shortest bars are drawn at least 2 px wide.
+        assert!(
+            (drawn - expected).abs() <= 2.5,
+            "bar {} is {drawn:.1} px, its duration says {expected:.1}: {seen:#}",
+            bar["label"]
+        );
+    }
+    let waited: Vec<&serde_json::Value> = bars
+        .iter()
+        .filter(|b| b["mailbox"].as_f64().unwrap() > 0.0)
+        .collect();
+    assert!(
+        !waited.is_empty(),
+        "the wait for the code email is recorded: {seen:#}"
+    );
+    for bar in waited {
+        assert!(
+            bar["marked"].as_f64().unwrap() > 0.0,
+            "the wait is marked: {bar:#}"
+        );
+        assert!(
+            bar["label"]
+                .as_str()
+                .unwrap()
+                .contains("waiting for the code email"),
+            "{bar:#}"
+        );
+    }
+    let failed: Vec<&serde_json::Value> = bars.iter().filter(|b| b["failed"] == true).collect();
+    assert_eq!(failed.len(), 1, "{seen:#}");
+    assert!(failed[0]["label"]
+        .as_str()
+        .unwrap()
+        .starts_with("accept-agreement"));
+
+    // A step skipped because the page did not ask for it (the office's own verification) has no
+    // duration and no picture.
+    let ran = bars
+        .iter()
+        .filter(|b| !b["label"].as_str().unwrap().ends_with(": skipped"))
+        .count();
+    assert!(ran >= steps - 1, "{seen:#}");
+    let strip = seen["strip"].as_array().unwrap();
+    assert_eq!(strip.len(), ran, "a picture per step that ran: {seen:#}");
+    for picture in strip {
+        assert_eq!(picture["loaded"], true, "{picture:#}");
+    }
+    let small = strip.iter().filter(|p| p["width"] == 384).count();
+    assert_eq!(
+        small,
+        ran - 1,
+        "the steps that went well have small pictures: {seen:#}"
+    );
+
+    let failure = seen["failure"].as_str().unwrap();
+    assert!(
+        failure.contains("Failed at step accept-agreement"),
+        "{failure}"
+    );
+    assert!(
+        failure.contains("I have read and agree to the Website Access Manager User Agreement"),
+        "the failure names what the page offered instead: {failure}"
+    );
+    assert_eq!(seen["failureShot"], true, "{seen:#}");
 }

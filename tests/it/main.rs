@@ -20,6 +20,7 @@ macro_rules! on_each_skin {
 mod accname;
 mod bad_input;
 mod controls;
+mod devtools;
 mod evidence;
 mod existing;
 mod faults;
