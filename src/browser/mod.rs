@@ -607,13 +607,22 @@ impl Browser {
     /// report's picture of how a step left the page. One capture of the window, no resizing,
     /// so that it costs a step little.
     pub async fn masked_thumbnail(&self, secrets: &[String], beside: &[String]) -> Result<Vec<u8>> {
+        let started = Instant::now();
         let window = self
             .evidence(&json!({"op": "mask", "secrets": secrets, "beside": beside}))
             .await
             .context("could not cover the secrets on the page, so no picture was taken")?;
+        let masked = started.elapsed();
         let jpeg = self.thumbnail_of(&window).await;
+        let shot = started.elapsed();
         // Whatever the capture did, the page gets its look back.
         let _ = self.evidence(&json!({"op": "unmask"})).await;
+        tracing::debug!(
+            mask_us = masked.as_micros() as u64,
+            capture_us = (shot - masked).as_micros() as u64,
+            unmask_us = (started.elapsed() - shot).as_micros() as u64,
+            "step picture"
+        );
         jpeg
     }
 

@@ -148,6 +148,9 @@ async fn admit(listener: TcpListener, path: &str) -> Option<Socket> {
                 continue;
             }
         }
+        // Each DevTools message is small and awaited: Nagle's algorithm would hold answers
+        // back for the peer's delayed acknowledgement.
+        let _ = stream.set_nodelay(true);
         let wanted = path.to_string();
         // The shape is tungstenite's handshake callback, refusal included.
         #[allow(clippy::result_large_err)]
