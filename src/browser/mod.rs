@@ -68,11 +68,10 @@ const ANSWER_MARGIN: Duration = Duration::from_secs(3);
 pub struct Browser {
     /// Locked only to close it.
     inner: std::sync::Mutex<chromiumoxide::Browser>,
-    /// The browser process, to tell a dead browser from a slow page.
-    pid: Option<u32>,
     page: Page,
     handler: tokio::task::JoinHandle<()>,
-    /// Chromium itself, killed if it is dropped without being closed.
+    /// Chromium itself, killed if it is dropped without being closed; its pid tells a dead
+    /// browser from a slow page.
     process: tokio::process::Child,
     /// Carries DevTools between chromiumoxide's WebSocket and Chromium's pipe.
     relay: tokio::task::JoinHandle<()>,
@@ -217,13 +216,11 @@ impl Browser {
     /// Starts Chromium headless with a fresh profile and opens a blank page.
     pub async fn launch(options: BrowserOptions) -> Result<Browser> {
         let started = launch::start(&options).await?;
-        let (inner, handler, profile) = (started.browser, started.handler, started.profile);
-        let page = inner
+        let page = started
+            .browser
             .new_page("about:blank")
             .await
             .context("Chromium started but would not open a page")?;
-        let pid = started.process.id();
-        let (process, relay) = (started.process, started.relay);
         // The watcher, and the engine itself: defined in every new document before its own
         // scripts run, so no request has to send and compile it (Chromium reuses the
         // compiled script across documents).
@@ -236,15 +233,14 @@ impl Browser {
         .await
         .context("Chromium would not take the page watcher")?;
         Ok(Browser {
-            pid,
-            inner: std::sync::Mutex::new(inner),
+            inner: std::sync::Mutex::new(started.browser),
             page,
-            handler,
-            process,
-            relay,
+            handler: started.handler,
+            process: started.process,
+            relay: started.relay,
             dismiss: Vec::new(),
             notes: Default::default(),
-            _profile: profile,
+            _profile: started.profile,
         })
     }
 
@@ -594,26 +590,28 @@ impl Browser {
         secrets: &[String],
         beside: &[String],
     ) -> Result<Vec<u8>> {
-        self.evidence(&json!({"op": "mask", "secrets": secrets, "beside": beside}))
-            .await
-            .context("could not cover the secrets on the page, so no screenshot was taken")?;
-        let png = self.screenshot().await;
-        // Whatever the screenshot did, the page gets its look back.
-        let _ = self.evidence(&json!({"op": "unmask"})).await;
-        png
+        self.masked(secrets, beside, |_| self.screenshot()).await
     }
 
-    /// A small JPEG of the window as it stands, masked as `masked_screenshot` masks: the
-    /// report's picture of how a step left the page. One capture of the window, no resizing,
-    /// so that it costs a step little.
-    pub async fn masked_thumbnail(&self, secrets: &[String], beside: &[String]) -> Result<Vec<u8>> {
+    /// Covers the secrets (evidence.js `mask`), takes `shoot` with the window's place, and
+    /// removes the covers whatever happened. No masks, no picture.
+    async fn masked<F, Fut>(
+        &self,
+        secrets: &[String],
+        beside: &[String],
+        shoot: F,
+    ) -> Result<Vec<u8>>
+    where
+        F: FnOnce(serde_json::Value) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<u8>>>,
+    {
         let started = Instant::now();
         let window = self
             .evidence(&json!({"op": "mask", "secrets": secrets, "beside": beside}))
             .await
             .context("could not cover the secrets on the page, so no picture was taken")?;
         let masked = started.elapsed();
-        let jpeg = self.thumbnail_of(&window).await;
+        let picture = shoot(window).await;
         let shot = started.elapsed();
         // Whatever the capture did, the page gets its look back.
         let _ = self.evidence(&json!({"op": "unmask"})).await;
@@ -621,9 +619,19 @@ impl Browser {
             mask_us = masked.as_micros() as u64,
             capture_us = (shot - masked).as_micros() as u64,
             unmask_us = (started.elapsed() - shot).as_micros() as u64,
-            "step picture"
+            "masked picture"
         );
-        jpeg
+        picture
+    }
+
+    /// A small JPEG of the window as it stands, masked as `masked_screenshot` masks: the
+    /// report's picture of how a step left the page. One capture of the window, no resizing,
+    /// so that it costs a step little.
+    pub async fn masked_thumbnail(&self, secrets: &[String], beside: &[String]) -> Result<Vec<u8>> {
+        self.masked(secrets, beside, |window| async move {
+            self.thumbnail_of(&window).await
+        })
+        .await
     }
 
     async fn thumbnail_of(&self, window: &serde_json::Value) -> Result<Vec<u8>> {
@@ -942,8 +950,9 @@ impl Browser {
     /// Whether the browser process has exited (crashed or killed): gone, or a zombie not yet
     /// reaped.
     fn exited(&self) -> bool {
-        let Some(pid) = self.pid else {
-            return false;
+        // No pid: the process was reaped, which only happens once it has exited.
+        let Some(pid) = self.process.id() else {
+            return true;
         };
         match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
             Ok(stat) => stat
