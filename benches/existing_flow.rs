@@ -3,7 +3,14 @@
 //! RSS of our own process (VmHWM; Chromium excluded), and the time from the mailbox's IDLE
 //! notice to the code being returned. Figures only — nothing here asserts on time.
 //!
-//! Run: `cargo bench --bench existing_flow` (RUNS=10 to change the count).
+//! Then where the wall time went, summed over the run from the tool's debug log: starting the
+//! browser (and the mailbox beside it), the steps split into waiting on the page (navigations,
+//! documents loading, content appearing), our own round trips (requests less their in-page
+//! waits, mouse and key events), the code email, and the engine's own work; the step
+//! pictures; closing the browser; and the rest (process start and exit).
+//!
+//! Run: `cargo bench --bench existing_flow` (RUNS=10 to change the count; CIGNA_BROWSER=PATH
+//! to run another browser).
 
 mod support;
 
@@ -20,6 +27,55 @@ struct Sample {
     wall: Duration,
     peak_rss_kib: u64,
     idle_to_code_ms: Option<f64>,
+    split: Split,
+}
+
+/// Where one run's time went, in milliseconds (see the module's header).
+#[derive(Default)]
+struct Split {
+    start: f64,
+    steps: f64,
+    page: f64,
+    round_trips: f64,
+    mailbox: f64,
+    engine: f64,
+    pictures: f64,
+    close: f64,
+}
+
+impl Split {
+    fn of(log: &str) -> Split {
+        let ms = |line: &str, name: &str| field(line, name).map_or(0.0, |us| us / 1000.0);
+        let mut split = Split::default();
+        for line in log.lines() {
+            if line.contains("step figures") {
+                split.steps += ms(line, "duration_us");
+                split.page += ms(line, "page_wait_us");
+                split.round_trips += ms(line, "round_trip_us");
+                split.mailbox += ms(line, "mailbox_us");
+                split.engine += ms(line, "other_us");
+                split.pictures += ms(line, "picture_us");
+            } else if line.contains("browser started") {
+                split.start += ms(line, "elapsed_us");
+            } else if line.contains("browser closed") {
+                split.close += ms(line, "elapsed_us");
+            }
+        }
+        split
+    }
+}
+
+/// One line of the split: a run's share of the wall time.
+type Part = fn(&Sample) -> f64;
+
+/// The number after `name=` in a log line.
+fn field(line: &str, name: &str) -> Option<f64> {
+    line.split(&format!("{name}="))
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn vm_hwm_kib(pid: u32) -> Option<u64> {
@@ -67,7 +123,11 @@ async fn one_run(
         .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD)
         .env(
             "RUST_LOG",
-            std::env::var("BENCH_LOG").unwrap_or_else(|_| "warn,cigna_setup::mail=debug".into()),
+            std::env::var("BENCH_LOG").unwrap_or_else(|_| {
+                "warn,cigna_setup::mail=debug,cigna_setup::engine=debug,\
+                 cigna_setup::commands::run=debug,cigna_setup::browser=debug"
+                    .into()
+            }),
         )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -99,30 +159,22 @@ async fn one_run(
     if let Some(show) = std::env::var_os("SHOW_STEPS") {
         // SHOW_STEPS=all prints the whole log (timestamps show what happens between actions).
         let all = show == "all";
-        for line in log
-            .lines()
-            .filter(|l| all || l.starts_with('[') || l.contains("elapsed_us"))
-        {
+        for line in log.lines().filter(|l| {
+            all || l.starts_with('[') || l.contains("elapsed_us") || l.contains("figures")
+        }) {
             println!("    {line}");
         }
     }
     let idle_to_code_ms = log
         .lines()
-        .filter(|l| l.contains("idle_to_code_us="))
-        .filter_map(|l| {
-            l.split("idle_to_code_us=")
-                .nth(1)?
-                .split_whitespace()
-                .next()?
-                .parse::<f64>()
-                .ok()
-        })
+        .filter_map(|l| field(l, "idle_to_code_us"))
         .map(|us| us / 1000.0)
         .next_back();
     Sample {
         wall,
         peak_rss_kib: peak,
         idle_to_code_ms,
+        split: Split::of(&log),
     }
 }
 
@@ -195,6 +247,31 @@ fn main() {
             "ms",
             samples.iter().filter_map(|s| s.idle_to_code_ms).collect(),
         );
+        println!("where the wall time went, per run:");
+        let parts: [(&str, Part); 10] = [
+            ("  browser start (+ mailbox)", |s| s.split.start),
+            ("  steps", |s| s.split.steps),
+            ("    waiting on the page", |s| s.split.page),
+            ("    our round trips", |s| s.split.round_trips),
+            ("    the code email", |s| s.split.mailbox),
+            ("    engine (journal, …)", |s| s.split.engine),
+            ("  step pictures", |s| s.split.pictures),
+            ("  browser close", |s| s.split.close),
+            ("  process start and exit", |s| {
+                s.wall.as_secs_f64() * 1000.0
+                    - s.split.start
+                    - s.split.steps
+                    - s.split.pictures
+                    - s.split.close
+            }),
+            ("  page's share of waits + trips %", |s| {
+                100.0 * s.split.page / (s.split.page + s.split.round_trips).max(1e-9)
+            }),
+        ];
+        for (name, part) in parts {
+            let unit = if name.ends_with('%') { "%" } else { "ms" };
+            support::summary(name, unit, samples.iter().map(part).collect());
+        }
         portal.stop().await.ok();
     });
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::browser::Browser;
+use crate::browser::{Browser, Spent};
 use crate::error::{Exit, Failure};
 use crate::flow::{Action, Flow, Step, Vars};
 use crate::journal::{now_rfc3339, Journal, Status};
@@ -89,6 +89,9 @@ impl<'a> Engine<'a> {
         let mut i = start;
         while i < end {
             let step = &flow.steps[i];
+            // What the browser spent from here on is this step's.
+            self.browser.take_spent();
+            let started = Instant::now();
             if let Some(when) = &step.when {
                 let when = self.vars.render(when)?;
                 self.browser.begin_step();
@@ -98,8 +101,12 @@ impl<'a> Engine<'a> {
                     .shows_settled(&when, None, &self.loading, self.action_timeout)
                     .await?;
                 if !shown {
+                    let spent = self.browser.take_spent();
+                    step_figures(started.elapsed(), Duration::ZERO, spent, Spent::default());
                     if let Some(rec) = self.journal.step_mut(&step.id) {
                         rec.status = Status::Skipped;
+                        rec.page_wait_ms = Some(spent.page.as_millis() as u64);
+                        rec.round_trip_ms = Some(spent.round_trips.as_millis() as u64);
                     }
                     self.journal.save()?;
                     progress::step_finished(
@@ -115,7 +122,6 @@ impl<'a> Engine<'a> {
                 }
             }
             progress::step_started(i + 1, total, &step.id);
-            let started = Instant::now();
             if let Some(rec) = self.journal.step_mut(&step.id) {
                 rec.status = Status::Running;
                 rec.attempts += 1;
@@ -127,13 +133,18 @@ impl<'a> Engine<'a> {
             let outcome = self.run_step(step).await;
             let elapsed = started.elapsed();
             let waited = self.waited_ms();
-            let rec = self.journal.step_mut(&step.id);
+            let spent = self.browser.take_spent();
+            let mut rec = self.journal.step_mut(&step.id);
+            if let Some(rec) = rec.as_deref_mut() {
+                rec.duration_ms = Some(elapsed.as_millis() as u64);
+                rec.mailbox_wait_ms = waited;
+                rec.page_wait_ms = Some(spent.page.as_millis() as u64);
+                rec.round_trip_ms = Some(spent.round_trips.as_millis() as u64);
+            }
             match outcome {
                 Ok(skip_to) => {
                     if let Some(rec) = rec {
                         rec.status = Status::Done;
-                        rec.duration_ms = Some(elapsed.as_millis() as u64);
-                        rec.mailbox_wait_ms = waited;
                         rec.outputs = step.outputs();
                         rec.error = None;
                     }
@@ -143,6 +154,7 @@ impl<'a> Engine<'a> {
                     } else {
                         self.save_thumbnail(step).await;
                     }
+                    step_figures(elapsed, self.mailbox_wait, spent, self.browser.take_spent());
                     progress::step_finished(i + 1, total, &step.id, Outcome::Ok, elapsed, None);
                     i += 1;
                     if let Some(target) = skip_to {
@@ -168,8 +180,6 @@ impl<'a> Engine<'a> {
                     let message = secrets::global().redact(&format!("{err:#}"));
                     if let Some(rec) = rec {
                         rec.status = Status::Failed;
-                        rec.duration_ms = Some(elapsed.as_millis() as u64);
-                        rec.mailbox_wait_ms = waited;
                         rec.error = Some(message);
                     }
                     self.journal.save()?;
@@ -178,6 +188,7 @@ impl<'a> Engine<'a> {
                         message_for_log = secrets::global().redact(&format!("{err:#}"))
                     ));
                     self.save_artifacts(step).await;
+                    step_figures(elapsed, self.mailbox_wait, spent, self.browser.take_spent());
                     progress::step_finished(i + 1, total, &step.id, Outcome::Failed, elapsed, None);
                     self.failed_step = Some(i);
                     return Err(err);
@@ -560,6 +571,22 @@ fn refused_code(err: &anyhow::Error, wait: &Action) -> Option<String> {
         .iter()
         .any(|r| lower.contains(&r.to_lowercase()))
         .then_some(said)
+}
+
+/// Where a step's time went, for `cargo bench --bench existing_flow`: waiting on the page, our
+/// own round trips, the code email, the rest (the engine's own work: journal, templates), and
+/// the picture taken after it.
+fn step_figures(elapsed: Duration, mailbox: Duration, spent: Spent, after: Spent) {
+    let us = |d: Duration| d.as_micros() as u64;
+    tracing::debug!(
+        duration_us = us(elapsed),
+        page_wait_us = us(spent.page),
+        round_trip_us = us(spent.round_trips),
+        mailbox_us = us(mailbox),
+        other_us = us(elapsed.saturating_sub(spent.page + spent.round_trips + mailbox)),
+        picture_us = us(spent.pictures + after.pictures),
+        "step figures"
+    );
 }
 
 /// The labels whose values `step` captures as secrets: a screenshot covers the area beside

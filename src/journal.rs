@@ -58,6 +58,13 @@ pub struct StepRecord {
     /// Of `duration_ms`, the time spent waiting for a code email.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mailbox_wait_ms: Option<u64>,
+    /// Of `duration_ms`, the time spent waiting on the portal's pages: navigations, documents
+    /// loading, content appearing (see `browser::Spent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_wait_ms: Option<u64>,
+    /// Of `duration_ms`, the tool's own round trips to the browser.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round_trip_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,6 +80,8 @@ impl StepRecord {
             started_at: None,
             duration_ms: None,
             mailbox_wait_ms: None,
+            page_wait_ms: None,
+            round_trip_ms: None,
             outputs: Vec::new(),
             error: None,
         }

@@ -203,19 +203,21 @@ pub fn write(journal: &Journal) -> Result<()> {
 
     html.push_str(
         "<h2>Steps</h2><table><tr><th>#</th><th>step</th><th>status</th><th>attempts</th>\
-         <th>duration</th><th>code email</th><th>error</th></tr>",
+         <th>duration</th><th>waiting on the page</th><th>round trips</th><th>code email</th>\
+         <th>error</th></tr>",
     );
+    let ms = |d: Option<u64>| d.map(|d| format!("{d} ms")).unwrap_or_default();
     for (i, s) in journal.steps.iter().enumerate() {
         let _ = write!(
             html,
             "<tr><td>{}</td><td><a href=\"#{id}\">{id}</a></td><td class=\"{cls}\">{st}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             i + 1,
             s.attempts,
-            s.duration_ms.map(|d| format!("{d} ms")).unwrap_or_default(),
-            s.mailbox_wait_ms
-                .map(|d| format!("{d} ms"))
-                .unwrap_or_default(),
+            ms(s.duration_ms),
+            ms(s.page_wait_ms),
+            ms(s.round_trip_ms),
+            ms(s.mailbox_wait_ms),
             escape(s.error.as_deref().unwrap_or("")),
             id = escape(&s.id),
             cls = status_word(&s.status).replace(' ', "-"),

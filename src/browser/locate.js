@@ -50,11 +50,24 @@
   const OUTLINE_WAIT_MS = 3000;
   // How old (since its navigation began) a page must be before it is outlined.
   const OUTLINE_MIN_AGE_MS = 1000;
+  // How long an animation may have left to run for a click to wait until it ends (a slide,
+  // a menu opening); one that runs longer or forever gets the frame check alone.
+  const ANIMATION_WAIT_MS = 1000;
   // How long a table may take to show its next page before the page is taken as the last.
   const PAGE_TURN_MS = 2000;
   const CHANGING = "the page is still changing";
   // When the verb began: its waits span several requests.
   const requestStarted = performance.now() - (req.elapsed_ms || 0);
+  // A document still being built when the request was sent (it waited for a navigation to
+  // bring the document, or for the parser): until the document was built, the time went on
+  // the page loading, not on the request's way here.
+  const loadedFor = (() => {
+    if (!req.sent_at_ms) return 0;
+    const began = performance.timeOrigin + performance.now();
+    const nav = performance.getEntriesByType ? performance.getEntriesByType("navigation")[0] : null;
+    const built = nav && nav.domContentLoadedEventEnd > 0 ? performance.timeOrigin + nav.domContentLoadedEventEnd : began;
+    return Math.max(0, Math.min(began, built) - req.sent_at_ms);
+  })();
 
   // ---- Text ----------------------------------------------------------------------------
 
@@ -1321,6 +1334,46 @@
 
   // ---- Settling --------------------------------------------------------------------------
 
+  // Whether nothing the page has set going can move what stands on it: loaded, no request
+  // outstanding, no short timer or animation frame pending (watch.js), no animation or
+  // transition running, no image or font still loading. A target's place measured now then
+  // holds until something acts on the page, so a click need not wait a frame to see it stand
+  // still.
+  function nothingScheduled(doc) {
+    const a = window.__cignaActivity;
+    if (doc !== document || !a || document.readyState !== "complete") return false;
+    if (a.inflight > 0 || a.timers.size > 0 || a.frames.size > 0) return false;
+    if (document.fonts && document.fonts.status === "loading") return false;
+    if (motions(doc).length) return false;
+    for (const img of document.images) if (!img.complete) return false;
+    return true;
+  }
+
+  // Properties whose animation repaints but moves nothing: colour, opacity, shadows.
+  const PAINT_ONLY =
+    /^(color|background(-color|-image|-position)?|opacity|visibility|filter|box-shadow|text-shadow|outline(-color)?|border(-[a-z]+)?-color|fill|stroke|caret-color|text-decoration-color|accent-color)$/;
+  const KEYFRAME_KEYS = new Set(["offset", "computedOffset", "easing", "composite"]);
+
+  // The CSS animations and transitions (and scripts' Web Animations) running on the page that
+  // can move what stands on it, however long ago the DOM last changed.
+  function motions(doc) {
+    if (typeof doc.getAnimations !== "function") return [];
+    return doc.getAnimations().filter((a) => {
+      if (a.playState !== "running") return false;
+      const frames = a.effect && typeof a.effect.getKeyframes === "function" ? a.effect.getKeyframes() : [];
+      const props = frames.flatMap((k) => Object.keys(k).filter((p) => !KEYFRAME_KEYS.has(p)));
+      const dashed = props.map((p) => p.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase()));
+      return !(dashed.length && dashed.every((p) => PAINT_ONLY.test(p)));
+    });
+  }
+
+  // How long until an animation ends (Infinity for one that repeats forever).
+  function timeLeft(a) {
+    const t = a.effect && typeof a.effect.getComputedTiming === "function" ? a.effect.getComputedTiming() : null;
+    if (!t || !Number.isFinite(t.endTime)) return Infinity;
+    return t.endTime - (t.localTime || 0);
+  }
+
   // Why the page is not settled yet, or null: a region marked busy, a progress bar or a
   // "Loading…" row showing, or the DOM changed within the quiet period.
   function unsettled() {
@@ -1822,9 +1875,21 @@
     return { status: "fail", reason: "unknown operation " + req.op, seen: [] };
   }
 
-  // Retry inside the page until the slice ends: one CDP round trip covers most waits.
+  // Retry inside the page until the slice ends: one CDP round trip covers most waits. The reply
+  // says how long of it went on waiting for the page (`waited_ms`): what is left of the round
+  // trip is the engine's own cost.
   const until = performance.now() + (req.slice_ms || 0);
   let rounds = 0;
+  let waited = loadedFor;
+  const pageTurn = async (wait) => {
+    const from = performance.now();
+    await new Promise(wait);
+    waited += performance.now() - from;
+  };
+  const answer = (r) => {
+    r.waited_ms = Math.round(waited);
+    return r;
+  };
   for (;;) {
     let r;
     try {
@@ -1832,13 +1897,23 @@
     } catch (e) {
       r = { status: "wait", reason: "page script error: " + e.message, seen: [] };
     }
-    // A target that is still moving (content above it rendering late) would be missed by
-    // the mouse: click only where it stands still across a frame. A page that has not changed
-    // for a frame's time cannot have moved it.
+    // A target that is still moving (content above it rendering late, a transition) would be
+    // missed by the mouse: click only where it stands still across a frame. An animation
+    // that ends soon is waited out, as a person waits for a slide to finish. Without one, a
+    // page that has not changed for a frame's time, or that has nothing under way that could
+    // change it, cannot have moved it.
     if (r.status === "click" && r.el) {
       const el = r.el;
       delete r.el;
-      if (performance.now() - window.__cignaLastMutation < 50) {
+      const doc = el.ownerDocument;
+      const moving = motions(doc);
+      const recent = performance.now() - window.__cignaLastMutation < 50;
+      if (moving.some((a) => timeLeft(a) <= ANIMATION_WAIT_MS) && performance.now() - requestStarted < 2 * ANIMATION_WAIT_MS) {
+        r = { status: "wait", reason: "the page is animating", seen: [] };
+      } else if (moving.length || (recent && !nothingScheduled(doc))) {
+        // An animation only just created moves from the frame after its first: let it start.
+        const starting = moving.filter((a) => a.pending).map((a) => a.ready.catch(() => {}));
+        if (starting.length) await Promise.race([Promise.all(starting), new Promise((resolve) => setTimeout(resolve, 100))]);
         await new Promise((resolve) => {
           requestAnimationFrame(() => resolve());
           setTimeout(resolve, 50);
@@ -1848,16 +1923,16 @@
           r = { status: "wait", reason: "the target is moving", seen: [] };
         }
       }
-      if (r.status === "click") return r;
+      if (r.status === "click") return answer(r);
     }
     if (r.status === "again-now") {
-      if (++rounds > MAX_ROUNDS) return { status: "fail", reason: "the page keeps changing what was set", seen: [] };
+      if (++rounds > MAX_ROUNDS) return answer({ status: "fail", reason: "the page keeps changing what was set", seen: [] });
       continue;
     }
     if (r.status === "again") {
       // Give the page its turn: frameworks update a box's state a microtask or a frame later.
-      if (++rounds > MAX_ROUNDS) return { status: "fail", reason: "the page keeps changing what was set", seen: [] };
-      await new Promise((resolve) => {
+      if (++rounds > MAX_ROUNDS) return answer({ status: "fail", reason: "the page keeps changing what was set", seen: [] });
+      await pageTurn((resolve) => {
         requestAnimationFrame(() => setTimeout(resolve, 0));
         setTimeout(resolve, FRAME_FALLBACK_MS);
       });
@@ -1870,9 +1945,9 @@
         r.seen = d.seen;
       }
       delete r.lazy;
-      return r;
+      return answer(r);
     }
-    await new Promise((resolve) => {
+    await pageTurn((resolve) => {
       const mo = new MutationObserver(() => {
         mo.disconnect();
         resolve();

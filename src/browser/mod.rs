@@ -10,7 +10,7 @@ mod launch;
 mod locator;
 mod relay;
 
-pub use launch::{find_executable, release_profile, version, BrowserOptions};
+pub use launch::{find_executable, is_headless_shell, release_profile, version, BrowserOptions};
 pub use locator::{Among, Locator, Target, Within};
 
 use std::time::Duration;
@@ -73,6 +73,8 @@ pub struct Browser {
     /// Chromium itself, killed if it is dropped without being closed; its pid tells a dead
     /// browser from a slow page.
     process: tokio::process::Child,
+    /// Everything the browser started, killed with it.
+    group: launch::ProcessGroup,
     /// Carries DevTools between chromiumoxide's WebSocket and Chromium's pipe.
     relay: tokio::task::JoinHandle<()>,
     dismiss: Vec<Locator>,
@@ -80,7 +82,23 @@ pub struct Browser {
     /// into it): text that appears there afterwards is the page's answer, a hint that was there
     /// already is not. Kept here, not in the page, because the answer may be a new document.
     notes: std::sync::Mutex<serde_json::Map<String, serde_json::Value>>,
+    /// Where the time went since `take_spent` was last called.
+    spent: std::sync::Mutex<Spent>,
     _profile: Option<tempfile::TempDir>,
+}
+
+/// Where a browser's time went: how much of a flow's time is the portal's and how much the
+/// tool's own, so what is left to gain shows (`cargo bench --bench existing_flow`, the report).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Spent {
+    /// Waiting on the page: navigations and documents loading, and the in-page waits for a
+    /// target to appear or the page to settle.
+    pub page: Duration,
+    /// The tool's own round trips: each request to the page less the part of it that waited on
+    /// the page, the mouse and key events until the page acknowledged them.
+    pub round_trips: Duration,
+    /// Step pictures and evidence: covering secrets, capturing, uncovering.
+    pub pictures: Duration,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +129,9 @@ struct Reply {
     /// The accessible name of the field a fill is about to type into.
     #[serde(default)]
     filled: Option<String>,
+    /// Of the request's time, how long the page script waited for the page to change.
+    #[serde(default)]
+    waited_ms: u64,
 }
 
 /// What a verb asks of the page script, and how the reply is finished off in Rust.
@@ -232,14 +253,33 @@ impl Browser {
         )
         .await
         .context("Chromium would not take the page watcher")?;
+        // chromiumoxide turns these on for every page; nothing here reads them, and each
+        // request of the page would cost several events parsed and relayed.
+        for disabled in [
+            page.execute(chromiumoxide::cdp::browser_protocol::network::DisableParams::default())
+                .await
+                .map(drop),
+            page.execute(
+                chromiumoxide::cdp::browser_protocol::performance::DisableParams::default(),
+            )
+            .await
+            .map(drop),
+            page.execute(chromiumoxide::cdp::browser_protocol::log::DisableParams::default())
+                .await
+                .map(drop),
+        ] {
+            disabled.context("Chromium would not turn off a DevTools domain")?;
+        }
         Ok(Browser {
             inner: std::sync::Mutex::new(started.browser),
             page,
             handler: started.handler,
             process: started.process,
+            group: started.group,
             relay: started.relay,
             dismiss: Vec::new(),
             notes: Default::default(),
+            spent: Default::default(),
             _profile: started.profile,
         })
     }
@@ -252,6 +292,15 @@ impl Browser {
     /// A new step begins: what stood next to fields before it is no baseline for its answers.
     pub fn begin_step(&self) {
         self.lock_notes().clear();
+    }
+
+    /// Where the time went since the last call (see [`Spent`]), and a fresh count from now.
+    pub fn take_spent(&self) -> Spent {
+        std::mem::take(&mut *self.spent.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn spend(&self, add: impl FnOnce(&mut Spent)) {
+        add(&mut self.spent.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
     fn lock_notes(&self) -> std::sync::MutexGuard<'_, serde_json::Map<String, serde_json::Value>> {
@@ -276,7 +325,10 @@ impl Browser {
     }
 
     pub async fn goto(&self, url: &str) -> Result<()> {
-        match self.page.goto(url).await {
+        let started = Instant::now();
+        let opened = self.page.goto(url).await;
+        self.spend(|s| s.page += started.elapsed());
+        match opened {
             Ok(_) => Ok(()),
             Err(_) if self.exited() => Err(self.died()),
             // A navigation that fails or times out is worth another try, like an error page.
@@ -318,10 +370,10 @@ impl Browser {
 
     /// Reloads the page, as a person does on an error page.
     pub async fn reload(&self) -> Result<()> {
-        self.page
-            .reload()
-            .await
-            .map_err(|e| error::portal_step(format!("could not reload the page: {e}")))?;
+        let started = Instant::now();
+        let reloaded = self.page.reload().await;
+        self.spend(|s| s.page += started.elapsed());
+        reloaded.map_err(|e| error::portal_step(format!("could not reload the page: {e}")))?;
         Ok(())
     }
 
@@ -615,6 +667,7 @@ impl Browser {
         let shot = started.elapsed();
         // Whatever the capture did, the page gets its look back.
         let _ = self.evidence(&json!({"op": "unmask"})).await;
+        self.spend(|s| s.pictures += started.elapsed());
         tracing::debug!(
             mask_us = masked.as_micros() as u64,
             capture_us = (shot - masked).as_micros() as u64,
@@ -717,6 +770,7 @@ impl Browser {
             transient: false,
             notes: None,
             filled: None,
+            waited_ms: 0,
         };
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -725,14 +779,7 @@ impl Browser {
                 request["notes"] = serde_json::Value::Object(self.lock_notes().clone());
             }
             request["elapsed_ms"] = json!(started.elapsed().as_millis() as u64);
-            let asked = Instant::now();
-            let answer = self.ask(&request).await;
-            tracing::trace!(
-                op = %request["op"],
-                took_us = asked.elapsed().as_micros() as u64,
-                status = answer.as_ref().map_or("error", |r| r.status.as_str()),
-                "asked the page"
-            );
+            let answer = self.ask_timed(&mut request).await;
             match answer {
                 Ok(mut reply) => {
                     self.remember_notes(&mut reply);
@@ -803,11 +850,38 @@ impl Browser {
     /// Whether the last click's press reached its target. Content rendering late can move
     /// another element under the mouse between locating and pressing.
     async fn press_landed(&self) -> bool {
-        match self.ask(&json!({"op": "landed"})).await {
+        match self.ask_timed(&mut json!({"op": "landed"})).await {
             Ok(reply) => reply.value.as_deref() != Some("no"),
             // The page went away: the click navigated.
             Err(_) => true,
         }
+    }
+
+    /// `ask`, with the request's time counted (see [`Spent`]): the part the page script spent
+    /// waiting for the page, or for a new document to be built, is the page's; the rest is
+    /// ours. A request that found no page to answer it met a navigation: all the page's.
+    async fn ask_timed(&self, request: &mut serde_json::Value) -> Result<Reply> {
+        request["sent_at_ms"] = json!(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0));
+        let asked = Instant::now();
+        let answer = self.ask(request).await;
+        let took = asked.elapsed();
+        let waited = answer
+            .as_ref()
+            .map_or(took, |r| Duration::from_millis(r.waited_ms).min(took));
+        self.spend(|s| {
+            s.page += waited;
+            s.round_trips += took - waited;
+        });
+        tracing::trace!(
+            op = %request["op"],
+            took_us = took.as_micros() as u64,
+            waited_us = waited.as_micros() as u64,
+            status = answer.as_ref().map_or("error", |r| r.status.as_str()),
+            "asked the page"
+        );
+        answer
     }
 
     /// Sends one request to the page. A dead browser leaves requests unanswered: no answer
@@ -896,7 +970,11 @@ impl Browser {
         }
         let sent = futures::future::join_all(events.into_iter().map(|e| self.page.execute(e)));
         let limit = ANSWER_MARGIN + Duration::from_millis(5 * value.len() as u64);
-        match tokio::time::timeout(limit, sent).await {
+        let started = Instant::now();
+        let typed = tokio::time::timeout(limit, sent).await;
+        self.spend(|s| s.round_trips += started.elapsed());
+        tracing::trace!(took_us = started.elapsed().as_micros() as u64, "typed");
+        match typed {
             Ok(results) => {
                 for r in results {
                     r.context("a key press was refused")?;
@@ -938,7 +1016,14 @@ impl Browser {
             );
             moved.and(pressed).and(released)
         };
-        match tokio::time::timeout(ANSWER_MARGIN, events).await {
+        let started = Instant::now();
+        let clicked = tokio::time::timeout(ANSWER_MARGIN, events).await;
+        self.spend(|s| s.round_trips += started.elapsed());
+        tracing::trace!(
+            took_us = started.elapsed().as_micros() as u64,
+            "mouse click"
+        );
+        match clicked {
             Ok(done) => done.map(drop).context("could not click"),
             Err(_) if self.exited() => Err(self.died()),
             Err(_) => Err(error::portal_step(
@@ -966,13 +1051,17 @@ impl Browser {
     pub async fn close(self) {
         let mut inner = self.inner.into_inner().unwrap_or_else(|e| e.into_inner());
         let mut process = self.process;
+        let mut group = self.group;
         let closed = tokio::time::timeout(Duration::from_secs(3), async {
             let _ = inner.close().await;
             let _ = process.wait().await;
         })
         .await;
         if closed.is_err() {
+            group.kill();
             let _ = process.kill().await;
+        } else {
+            group.disarm();
         }
         self.handler.abort();
         self.relay.abort();

@@ -87,7 +87,8 @@ async fn browser_checks(args: &DoctorArgs, checks: &mut Vec<Check>) {
             checks.push(Check::fail(
                 "browser found",
                 format!("{e:#}"),
-                "sudo apt-get install -y chromium, or pass --browser PATH (CIGNA_BROWSER)",
+                "sudo apt-get install -y chromium-headless-shell (or chromium), or pass --browser \
+                 PATH (CIGNA_BROWSER)",
             ));
             checks.push(Check::fail(
                 "browser starts",
@@ -104,9 +105,16 @@ async fn browser_checks(args: &DoctorArgs, checks: &mut Vec<Check>) {
     };
     let version =
         browser::version(&executable).unwrap_or_else(|e| format!("version unknown: {e:#}"));
+    // Any Chromium works; the headless shell is quicker, so a run without it says how to get it.
+    let hint = if browser::is_headless_shell(&executable) {
+        ""
+    } else {
+        "; runs start faster with the headless shell: sudo apt-get install -y \
+         chromium-headless-shell"
+    };
     checks.push(Check::ok(
         "browser found",
-        format!("{} ({version})", executable.display()),
+        format!("{} ({version}){hint}", executable.display()),
     ));
 
     let started = Instant::now();

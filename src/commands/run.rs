@@ -331,6 +331,7 @@ pub async fn run_flow_steps(
             None => Ok(()),
         }
     };
+    let launching = std::time::Instant::now();
     let (browser, ready) = tokio::join!(
         Browser::launch(BrowserOptions {
             executable,
@@ -352,6 +353,10 @@ pub async fn run_flow_steps(
             return Err(e);
         }
     };
+    tracing::debug!(
+        elapsed_us = launching.elapsed().as_micros() as u64,
+        "browser started and mailbox ready"
+    );
     browser.set_dismiss(flow.dismiss.clone());
 
     let mut engine = Engine::new(
@@ -409,7 +414,12 @@ pub async fn run_flow_steps(
         )),
     };
     let vars = engine.vars;
+    let closing = std::time::Instant::now();
     browser.close().await;
+    tracing::debug!(
+        elapsed_us = closing.elapsed().as_micros() as u64,
+        "browser closed"
+    );
     if let Err(err) = outcome {
         finish(journal, Status::Failed)?;
         progress::note(&format!(

@@ -179,3 +179,60 @@ async fn no_other_user_reaches_the_running_browsers_devtools() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Processes whose command line holds `needle`.
+fn processes_with(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|pid| cmdline(*pid).contains(needle))
+        .collect()
+}
+
+/// A browser named through a wrapper script that runs it without `exec` (as Debian's
+/// `/usr/bin/chromium-headless-shell` does) leaves nothing running once the run lets go of it
+/// without closing it (a panic, a dropped future): the wrapper, the browser and its helpers
+/// all go, because they share the process group we kill.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_behind_a_wrapper_goes_with_everything_it_started() {
+    use cigna_setup::browser::{find_executable, Browser, BrowserOptions};
+    use std::os::unix::fs::PermissionsExt;
+    let real = find_executable(None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wrapper = dir.path().join("browser-wrapper");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\n\"{}\" \"$@\"\n", real.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let profile = dir.path().join("profile");
+    let browser = Browser::launch(BrowserOptions {
+        executable: wrapper.clone(),
+        profile_dir: Some(profile.clone()),
+        loopback_only: true,
+    })
+    .await
+    .unwrap();
+    let marker = format!("--user-data-dir={}", profile.display());
+    let running = processes_with(&marker);
+    assert!(
+        running.len() >= 2,
+        "the wrapper and the browser run: {running:?}"
+    );
+    drop(browser);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = processes_with(&marker);
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 10 s after the browser was dropped: {:?}",
+            left.iter().map(|p| cmdline(*p)).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -527,3 +527,23 @@ async fn a_rerun_for_an_email_already_added_stops_without_adding_it_twice(skin: 
     assert_eq!(world.users().len(), 1);
     assert_eq!(world.portal.state_json()["duplicate_creations"], 0);
 }
+
+/// Chromium itself, the fallback where the headless shell is not installed, runs the whole flow
+/// too (the other tests run whichever browser the tool prefers, or `CIGNA_BROWSER`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flow_runs_on_chromium_as_well_as_on_the_headless_shell() {
+    let chromium = crate::support::browser::chromium_on_path();
+    let world = World::start(None).await;
+    let email = "fallback.123456789@codes.zuub.test";
+    let out = world
+        .existing(email)
+        .path_flag("--browser", &chromium)
+        .arg("--json")
+        .run()
+        .await;
+    out.assert_code(0);
+    assert_eq!(out.json()["status"], "active");
+    let users = world.users();
+    assert_eq!(users.len(), 1, "exactly one user: {users:?}");
+    assert_eq!(users[0]["email"], email);
+}

@@ -162,3 +162,19 @@ async fn a_refusal_on_the_page_fails_the_wait_at_once_with_what_it_said() {
     assert_eq!(cigna_setup::error::exit_code(&err), 3);
     b.close().await;
 }
+
+/// A transition moves the target long after the DOM last changed: the click waits until it
+/// stands still, and never presses what slides into its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_in_a_running_transition_is_clicked_once_it_stands_still() {
+    let b = crate::support::browser::open_repo_file("fixtures/markup/sliding.html").await;
+    b.click(&button("Start"), T).await.unwrap();
+    b.click(&button("Target"), T).await.unwrap();
+    b.expect_text("clicked Target", &[], T).await.unwrap();
+    let log = b
+        .inspect("document.getElementById('log').textContent")
+        .await
+        .unwrap();
+    assert_eq!(log, "clicked Target at rest");
+    b.close().await;
+}

@@ -180,14 +180,19 @@ async fn doctor_names_what_fails_and_the_fix() {
     assert!(!out.stderr.contains("Wrong-Password-1234"));
 
     // All well: every line ok, exit 0.
-    let out = Cli::new("doctor")
-        .flag("--portal-url", world.portal.url())
-        .flag("--imap-url", world.dovecot.imaps_url("codes"))
-        .path_flag("--imap-ca", world.dovecot.ca_file())
-        .path_flag("--runs-dir", runs.path())
-        .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD)
-        .run()
-        .await;
+    let all_well = |browser: Option<&std::path::Path>| {
+        let mut cli = Cli::new("doctor")
+            .flag("--portal-url", world.portal.url())
+            .flag("--imap-url", world.dovecot.imaps_url("codes"))
+            .path_flag("--imap-ca", world.dovecot.ca_file())
+            .path_flag("--runs-dir", runs.path())
+            .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD);
+        if let Some(browser) = browser {
+            cli = cli.path_flag("--browser", browser);
+        }
+        cli.run()
+    };
+    let out = all_well(None).await;
     out.assert_code(0);
     for check in [
         "browser found",
@@ -206,6 +211,22 @@ async fn doctor_names_what_fails_and_the_fix() {
             out.stdout
         );
     }
+
+    // Chromium itself works, and doctor says how to get the quicker headless shell.
+    let chromium = crate::support::browser::chromium_on_path();
+    let out = all_well(Some(&chromium)).await;
+    out.assert_code(0);
+    let found = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("browser found"))
+        .unwrap_or_default();
+    assert!(
+        found.starts_with("ok")
+            && found.contains("sudo apt-get install -y chromium-headless-shell"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[tokio::test]

@@ -4,9 +4,11 @@ use std::path::Path;
 
 use cigna_setup::browser::{find_executable, Browser, BrowserOptions};
 
-/// A fresh headless browser (own profile, loopback only).
+/// A fresh headless browser (own profile, loopback only): the one `CIGNA_BROWSER` names, as for
+/// the tool itself (the runs the tests start inherit it), else the first found on PATH.
 pub async fn launch() -> Browser {
-    let executable = find_executable(None).expect("chromium must be installed");
+    let named = std::env::var_os("CIGNA_BROWSER").map(std::path::PathBuf::from);
+    let executable = find_executable(named.as_deref()).expect("chromium must be installed");
     Browser::launch(BrowserOptions {
         executable,
         profile_dir: None,
@@ -40,4 +42,12 @@ pub async fn open_markup(html: &str) -> Browser {
     // Loaded: the file may go.
     drop(dir);
     browser
+}
+
+/// Chromium itself (`chromium` on PATH), for the tests that keep the fallback browser working.
+pub fn chromium_on_path() -> std::path::PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join("chromium"))
+        .find(|p| p.is_file())
+        .expect("chromium on PATH (.ci/install-deps installs it)")
 }
