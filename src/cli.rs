@@ -460,7 +460,8 @@ pub struct ActivateArgs {
     #[arg(long, value_name = "DURATION")]
     pub wait: Option<String>,
 
-    /// With --wait: how often to sign in again.
+    /// With --wait: how often to sign in again (at least 1m, unless the portal is on this
+    /// machine).
     #[arg(long, default_value = "5m", value_name = "DURATION")]
     pub every: String,
 }

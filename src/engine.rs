@@ -336,7 +336,7 @@ impl<'a> Engine<'a> {
                 return outcome;
             }
             attempt += 1;
-            let pause = Duration::from_millis(500 << attempt);
+            let pause = retry_pause(attempt);
             progress::note(&format!(
                 "      the portal showed an error page; reloading in {} (retry {attempt} of {})",
                 human(pause),
@@ -573,6 +573,15 @@ fn refused_code(err: &anyhow::Error, wait: &Action) -> Option<String> {
         .then_some(said)
 }
 
+/// The longest pause before reloading the portal's error page.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
+
+/// The pause before the `attempt`th reload of an error page: doubling from 1 s, at most
+/// `MAX_RETRY_PAUSE` however many retries `--retries` allows.
+fn retry_pause(attempt: u32) -> Duration {
+    Duration::from_millis(500u64 << attempt.min(8)).min(MAX_RETRY_PAUSE)
+}
+
 /// Where a step's time went, for `cargo bench --bench existing_flow`: waiting on the page, our
 /// own round trips, the code email, the rest (the engine's own work: journal, templates), and
 /// the picture taken after it.
@@ -639,6 +648,21 @@ mod goto_tests {
         ] {
             let err = same_origin_as_portal(away, portal).unwrap_err();
             assert_eq!(crate::error::exit_code(&err), 2, "{away}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::{retry_pause, Duration, MAX_RETRY_PAUSE};
+
+    #[test]
+    fn error_page_reloads_back_off_to_at_most_five_seconds() {
+        assert_eq!(retry_pause(1), Duration::from_secs(1));
+        assert_eq!(retry_pause(2), Duration::from_secs(2));
+        assert_eq!(retry_pause(3), Duration::from_secs(4));
+        for many in [4, 10, 63, 64, u32::MAX] {
+            assert_eq!(retry_pause(many), MAX_RETRY_PAUSE, "attempt {many}");
         }
     }
 }

@@ -16,8 +16,12 @@ pub enum Exit {
     VerificationCode,
     /// The environment: no browser, mailbox unreachable, Dovecot missing… (exit 5).
     Environment,
-    /// Interrupted by Ctrl-C (exit 130).
+    /// Interrupted by Ctrl-C, SIGINT (exit 130).
     Interrupted,
+    /// Stopped by SIGTERM (exit 143).
+    Terminated,
+    /// Stopped by SIGHUP, the terminal closing (exit 129).
+    HungUp,
 }
 
 impl Exit {
@@ -28,6 +32,8 @@ impl Exit {
             Exit::VerificationCode => 4,
             Exit::Environment => 5,
             Exit::Interrupted => 130,
+            Exit::Terminated => 143,
+            Exit::HungUp => 129,
         }
     }
 }

@@ -19,8 +19,10 @@ pub mod office_code;
 pub mod owner;
 pub mod progress;
 pub mod report;
+pub mod run_lock;
 pub mod secrets;
 pub mod settings;
+pub mod signals;
 pub mod terminal;
 
 #[cfg(test)]

@@ -447,6 +447,29 @@ pub fn timing(args: &TimingArgs) -> Result<Timing> {
     })
 }
 
+/// Whether the portal is on this machine (the fixture portal): the browser then resolves no
+/// other host, and schedules may be as tight as a test needs.
+pub fn is_loopback(portal: &url::Url) -> bool {
+    portal
+        .host_str()
+        .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]")
+}
+
+/// The shortest `activate --every` against a portal not on this machine: signing in more often
+/// than once a minute while an access manager decides is hammering the portal's login.
+pub const MIN_APPROVAL_EVERY: Duration = Duration::from_secs(60);
+
+/// `activate --every`, held to [`MIN_APPROVAL_EVERY`] unless the portal is on this machine.
+pub fn approval_every(every: Duration, portal: &url::Url) -> Result<Duration> {
+    if every < MIN_APPROVAL_EVERY && !is_loopback(portal) {
+        return Err(bad_input(format!(
+            "--every {every:?} is too often: sign in again to the portal at most once a minute \
+             while waiting for approval (--every 1m or more)"
+        )));
+    }
+    Ok(every)
+}
+
 pub fn portal_url(raw: &str) -> Result<url::Url> {
     let url = url::Url::parse(raw).map_err(|e| {
         bad_input(format!(
@@ -643,6 +666,24 @@ mod tests {
             assert_eq!(crate::error::exit_code(&err), 2, "{bad}");
             assert!(format!("{err}").contains("MM/DD/YYYY"), "{err}");
         }
+    }
+
+    #[test]
+    fn approval_is_asked_at_most_once_a_minute_of_a_real_portal() {
+        let real = url::Url::parse("https://cignaforhcp.cigna.com/").unwrap();
+        let here = url::Url::parse("http://127.0.0.1:8080/").unwrap();
+        let err = approval_every(Duration::ZERO, &real).unwrap_err();
+        assert!(format!("{err}").contains("--every 1m or more"), "{err}");
+        assert!(approval_every(Duration::from_secs(59), &real).is_err());
+        assert_eq!(
+            approval_every(Duration::from_secs(60), &real).unwrap(),
+            Duration::from_secs(60)
+        );
+        // The fixture portal, in tests: as tight as the test needs.
+        assert_eq!(
+            approval_every(Duration::from_secs(1), &here).unwrap(),
+            Duration::from_secs(1)
+        );
     }
 
     #[test]

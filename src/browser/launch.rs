@@ -12,7 +12,7 @@ use crate::error;
 
 /// Browsers tried, in order, when none is named: a path as it stands, a name on PATH. The
 /// headless shell (Chromium's old headless mode, without the browser's UI layer) comes first: it
-/// starts in a quarter of the time and takes a step's picture faster (see README, Figures).
+/// starts in under half the time and takes a step's picture faster (see README, Figures).
 /// Debian's is run where it lives, since its wrapper on PATH runs it without `exec` and would
 /// stand between us and the browser.
 const CANDIDATES: &[&str] = &[

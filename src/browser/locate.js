@@ -1339,12 +1339,12 @@
   // transition running, no image or font still loading. A target's place measured now then
   // holds until something acts on the page, so a click need not wait a frame to see it stand
   // still.
-  function nothingScheduled(doc) {
+  function nothingScheduled(doc, el) {
     const a = window.__cignaActivity;
     if (doc !== document || !a || document.readyState !== "complete") return false;
     if (a.inflight > 0 || a.timers.size > 0 || a.frames.size > 0) return false;
     if (document.fonts && document.fonts.status === "loading") return false;
-    if (motions(doc).length) return false;
+    if (motions(doc, el).length) return false;
     for (const img of document.images) if (!img.complete) return false;
     return true;
   }
@@ -1352,18 +1352,28 @@
   // Properties whose animation repaints but moves nothing: colour, opacity, shadows.
   const PAINT_ONLY =
     /^(color|background(-color|-image|-position)?|opacity|visibility|filter|box-shadow|text-shadow|outline(-color)?|border(-[a-z]+)?-color|fill|stroke|caret-color|text-decoration-color|accent-color)$/;
+  // Properties that move only the element they are on and what it holds (no layout change).
+  const TRANSFORMS = /^(transform|translate|scale|rotate|offset(-[a-z]+)?)$/;
   const KEYFRAME_KEYS = new Set(["offset", "computedOffset", "easing", "composite"]);
 
   // The CSS animations and transitions (and scripts' Web Animations) running on the page that
-  // can move what stands on it, however long ago the DOM last changed.
-  function motions(doc) {
+  // can move `el`, however long ago the DOM last changed: one that changes layout anywhere, or
+  // a transform of `el` or of what holds it (a button's ripple elsewhere moves nothing).
+  function motions(doc, el) {
     if (typeof doc.getAnimations !== "function") return [];
     return doc.getAnimations().filter((a) => {
       if (a.playState !== "running") return false;
       const frames = a.effect && typeof a.effect.getKeyframes === "function" ? a.effect.getKeyframes() : [];
       const props = frames.flatMap((k) => Object.keys(k).filter((p) => !KEYFRAME_KEYS.has(p)));
       const dashed = props.map((p) => p.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase()));
-      return !(dashed.length && dashed.every((p) => PAINT_ONLY.test(p)));
+      // Nothing known of what it animates: it may move anything.
+      if (!dashed.length) return true;
+      const moving = dashed.filter((p) => !PAINT_ONLY.test(p));
+      if (moving.some((p) => !TRANSFORMS.test(p))) return true;
+      if (!moving.length) return false;
+      const on = a.effect && a.effect.target;
+      for (let n = el; n; n = flatParent(n)) if (n === on) return true;
+      return false;
     });
   }
 
@@ -1906,11 +1916,11 @@
       const el = r.el;
       delete r.el;
       const doc = el.ownerDocument;
-      const moving = motions(doc);
+      const moving = motions(doc, el);
       const recent = performance.now() - window.__cignaLastMutation < 50;
       if (moving.some((a) => timeLeft(a) <= ANIMATION_WAIT_MS) && performance.now() - requestStarted < 2 * ANIMATION_WAIT_MS) {
         r = { status: "wait", reason: "the page is animating", seen: [] };
-      } else if (moving.length || (recent && !nothingScheduled(doc))) {
+      } else if (moving.length || (recent && !nothingScheduled(doc, el))) {
         // An animation only just created moves from the frame after its first: let it start.
         const starting = moving.filter((a) => a.pending).map((a) => a.ready.catch(() => {}));
         if (starting.length) await Promise.race([Promise.all(starting), new Promise((resolve) => setTimeout(resolve, 100))]);

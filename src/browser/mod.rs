@@ -70,11 +70,12 @@ pub struct Browser {
     inner: std::sync::Mutex<chromiumoxide::Browser>,
     page: Page,
     handler: tokio::task::JoinHandle<()>,
+    /// Everything the browser started, killed with it; before `process`, so that the group
+    /// goes while its leader still holds the id.
+    group: launch::ProcessGroup,
     /// Chromium itself, killed if it is dropped without being closed; its pid tells a dead
     /// browser from a slow page.
     process: tokio::process::Child,
-    /// Everything the browser started, killed with it.
-    group: launch::ProcessGroup,
     /// Carries DevTools between chromiumoxide's WebSocket and Chromium's pipe.
     relay: tokio::task::JoinHandle<()>,
     dismiss: Vec<Locator>,
@@ -253,29 +254,28 @@ impl Browser {
         )
         .await
         .context("Chromium would not take the page watcher")?;
-        // chromiumoxide turns these on for every page; nothing here reads them, and each
-        // request of the page would cost several events parsed and relayed.
-        for disabled in [
-            page.execute(chromiumoxide::cdp::browser_protocol::network::DisableParams::default())
+        // chromiumoxide turns these on for every page; nothing here reads them, and each of a
+        // page's requests would cost several events parsed and relayed (the flow ran 10 %
+        // faster without them).
+        {
+            use chromiumoxide::cdp::browser_protocol::{log, network, performance};
+            let off = "Chromium would not turn off a DevTools domain";
+            page.execute(network::DisableParams::default())
                 .await
-                .map(drop),
-            page.execute(
-                chromiumoxide::cdp::browser_protocol::performance::DisableParams::default(),
-            )
-            .await
-            .map(drop),
-            page.execute(chromiumoxide::cdp::browser_protocol::log::DisableParams::default())
+                .context(off)?;
+            page.execute(performance::DisableParams::default())
                 .await
-                .map(drop),
-        ] {
-            disabled.context("Chromium would not turn off a DevTools domain")?;
+                .context(off)?;
+            page.execute(log::DisableParams::default())
+                .await
+                .context(off)?;
         }
         Ok(Browser {
             inner: std::sync::Mutex::new(started.browser),
             page,
             handler: started.handler,
-            process: started.process,
             group: started.group,
+            process: started.process,
             relay: started.relay,
             dismiss: Vec::new(),
             notes: Default::default(),

@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use super::run::{self, Credentials, Target};
 use crate::cli::ActivateArgs;
-use crate::error::{self, page_said, Exit, Failure};
+use crate::error::{self, page_said};
 use crate::flow;
 use crate::journal::{Journal, Status};
 use crate::mail::MailboxConfig;
@@ -77,7 +77,11 @@ pub async fn run_activate(a: &Activation) -> Result<Credentials> {
     let ids: Vec<String> = flow.steps.iter().map(|s| s.id.clone()).collect();
     journal.add_steps(&ids)?;
     let vars = login.vars();
+    if a.wait.is_some() {
+        settings::approval_every(a.every, portal_url)?;
+    }
     let until = a.wait.map(|w| tokio::time::Instant::now() + w);
+    let mut stop = crate::signals::StopSignals::listen();
     loop {
         let outcome = run::run_flow(
             &flow,
@@ -106,9 +110,7 @@ pub async fn run_activate(a: &Activation) -> Result<Credentials> {
                     // A schedule, not a wait for a condition: the portal offers no notice.
                     tokio::select! {
                         _ = tokio::time::sleep_until(next) => continue,
-                        _ = tokio::signal::ctrl_c() => {
-                            return Err(Failure::error(Exit::Interrupted, "interrupted while waiting for approval"));
-                        }
+                        stop = stop.failure("while waiting for approval") => return Err(stop),
                     }
                 }
                 return Err(pending_failure(&a.run_id, &journal.dir, a.wait.is_some()));

@@ -11,13 +11,13 @@ use serde_json::{json, Value};
 use crate::browser::{self, Browser, BrowserOptions};
 use crate::credentials::{self, SecurityAnswer};
 use crate::engine::Engine;
-use crate::error::{self, Exit, Failure};
+use crate::error;
 use crate::flow::{self, Flow, Step, Vars};
 use crate::journal::{self, Journal, Status};
 use crate::mail::{Mailbox, MailboxConfig};
 use crate::progress;
 use crate::secrets::{self, Secret};
-use crate::settings::{NewLogin, Timing};
+use crate::settings::{self, NewLogin, Timing};
 
 /// What `existing`, `register` and `activate` print and write to `--out`.
 #[derive(Debug, Clone, Serialize)]
@@ -310,6 +310,10 @@ pub async fn run_flow_steps(
     target: Target<'_>,
     mend: &mut Mend<'_>,
 ) -> Result<Vars> {
+    // Before the browser: a browser still on this run's profile then belongs to no live run.
+    let _lock = crate::run_lock::RunLock::take(&journal.dir, &journal.run_id)?;
+    // From before the browser starts: a signal while it starts still closes it.
+    let mut stop = crate::signals::StopSignals::listen();
     let mailbox = target.mailbox.map(Mailbox::open);
     let executable = browser::find_executable(target.browser)?;
     let profile_dir = journal.dir.join("browser");
@@ -321,10 +325,7 @@ pub async fn run_flow_steps(
             .create(&profile_dir)
             .with_context(|| format!("cannot create {}", profile_dir.display()))?;
     }
-    let loopback_only = target
-        .portal_url
-        .host_str()
-        .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
+    let loopback_only = settings::is_loopback(target.portal_url);
     let ready = async {
         match &mailbox {
             Some(m) => m.ready().await,
@@ -405,13 +406,10 @@ pub async fn run_flow_steps(
             }
         }
     };
-    // Ctrl-C stops the flow here, so the browser is still closed and reaped below.
+    // A stop signal stops the flow here, so the browser is still closed and reaped below.
     let outcome = tokio::select! {
         outcome = outcome => outcome,
-        _ = tokio::signal::ctrl_c() => Err(Failure::error(
-            Exit::Interrupted,
-            "interrupted: the run is kept, with its journal and secrets",
-        )),
+        stop = stop.failure("the flow: the run is kept, with its journal and secrets") => Err(stop),
     };
     let vars = engine.vars;
     let closing = std::time::Instant::now();

@@ -251,31 +251,31 @@ async fn an_unreachable_mailbox_is_an_environment_error_before_the_portal_is_tou
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_mid_flow_exits_130_closes_the_browser_and_keeps_the_run() {
+    stopped_mid_flow("INT", 130).await;
+}
+
+/// What `kill PID`, `timeout`, systemd and a CI cancel send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_flow_exits_143_closes_the_browser_and_keeps_the_run() {
+    stopped_mid_flow("TERM", 143).await;
+}
+
+/// What a closing terminal sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_mid_flow_exits_129_closes_the_browser_and_keeps_the_run() {
+    stopped_mid_flow("HUP", 129).await;
+}
+
+/// Sends `signal` to a run inside the portal: it exits with `code`, saying it was interrupted,
+/// with no browser left and the run kept.
+async fn stopped_mid_flow(signal: &str, code: i32) {
     let world = World::start(None).await;
     let child = world.existing("ctrlc.123456789@codes.zuub.test").spawn();
     let pid = child.id().unwrap();
     // Interrupt once the flow is inside the portal: a step after the login has started.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let journal = loop {
-        let found = std::fs::read_dir(world.runs.path())
-            .unwrap()
-            .flatten()
-            .map(|e| e.path().join("journal.json"))
-            .find(|p| p.exists());
-        if let Some(p) = found {
-            let text = std::fs::read_to_string(&p).unwrap_or_default();
-            if text.contains("\"id\": \"open-add-user\",\n      \"status\": \"running\"")
-                || text.contains("\"id\": \"fill-user-info\",\n      \"status\": \"running\"")
-            {
-                break p;
-            }
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the run never got going"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    };
+    let journal = world
+        .journal_once_running(&["open-add-user", "fill-user-info"])
+        .await;
     // The browser's profile lives in the run, so its processes can be recognised.
     let profile = journal.parent().unwrap().join("browser");
     let runs_path = profile.to_string_lossy().to_string();
@@ -284,12 +284,12 @@ async fn ctrl_c_mid_flow_exits_130_closes_the_browser_and_keeps_the_run() {
         "the browser should be running with its profile in the run"
     );
     std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
+        .args([format!("-{signal}"), pid.to_string()])
         .status()
         .unwrap();
     let out = child.wait_with_output().await.unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert!(
         processes_mentioning(&runs_path).is_empty(),

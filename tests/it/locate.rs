@@ -178,3 +178,19 @@ async fn a_target_in_a_running_transition_is_clicked_once_it_stands_still() {
     assert_eq!(log, "clicked Target at rest");
     b.close().await;
 }
+
+/// A transform that moves only its own element (a button's ripple) does not hold up a click
+/// elsewhere: the click lands while it still runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ripple_elsewhere_does_not_hold_up_a_click() {
+    let b = crate::support::browser::open_repo_file("fixtures/markup/sliding.html").await;
+    b.click(&button("Spark"), T).await.unwrap();
+    b.click(&button("Other"), T).await.unwrap();
+    b.expect_text("clicked Other", &[], T).await.unwrap();
+    let log = b
+        .inspect("document.getElementById('log').textContent")
+        .await
+        .unwrap();
+    assert_eq!(log, "clicked Other while the ripple ran");
+    b.close().await;
+}

@@ -451,3 +451,36 @@ async fn a_browser_that_dies_mid_run_is_reported_and_resume_starts_a_new_one() {
     assert_eq!(out.json()["status"], "active");
     assert_eq!(world.users().len(), 1);
 }
+
+/// A run being worked on is not taken up a second time at once: a `resume` of it is refused
+/// (exit 2, naming the process that has it), and the first goes on undisturbed to the end (its
+/// browser was not stopped as an orphan).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_being_worked_on_is_not_resumed_twice_at_once() {
+    let world = World::start(None).await;
+    let first = world.existing("twice.123456789@codes.zuub.test").spawn();
+    let pid = first.id().unwrap();
+    let journal = world
+        .journal_once_running(&["open-add-user", "fill-user-info"])
+        .await;
+    let id = run_id(journal.parent().unwrap());
+    let second = continuing(&world, "resume").arg(&id).run().await;
+    second.assert_code(2);
+    assert!(
+        second
+            .stderr
+            .contains(&format!("being worked on by process {pid}")),
+        "{}",
+        second.stderr
+    );
+    let first = first.wait_with_output().await.unwrap();
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let users = world.users();
+    assert_eq!(users.len(), 1, "{users:?}");
+    assert_eq!(users[0]["status"], "active");
+}

@@ -89,6 +89,39 @@ impl World {
         runs[0].clone()
     }
 
+    /// Waits (60 s at most) until a run of this world is inside the portal, running one of
+    /// `steps`; its journal's path.
+    pub async fn journal_once_running(&self, steps: &[&str]) -> std::path::PathBuf {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let found = std::fs::read_dir(self.runs.path())
+                .unwrap()
+                .flatten()
+                .map(|e| e.path().join("journal.json"))
+                .find(|p| p.exists());
+            if let Some(p) = found {
+                // Read as the journal it is (a half-written file is only a miss).
+                let journal: Value = std::fs::read_to_string(&p)
+                    .ok()
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .unwrap_or_default();
+                let running = journal["steps"].as_array().is_some_and(|all| {
+                    all.iter()
+                        .any(|s| s["status"] == "running" && steps.iter().any(|id| s["id"] == *id))
+                });
+                if running {
+                    return p;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the run never got to {steps:?}"
+            );
+            // Polling the file: the run gives no other sign of where it is.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     pub fn builder() -> WorldBuilder {
         WorldBuilder::default()
     }
