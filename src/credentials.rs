@@ -249,7 +249,18 @@ mod tests {
             ids.insert(c.user_id.clone());
             check_user_id(&generate_user_id("123456789")).unwrap();
             check_user_id(&c.user_id).unwrap();
-            check_password(&c.password, Some(&c.user_id)).unwrap();
+            // The portal's rules as the contract states them, checked here on their own: not
+            // by `check_password`, which `generate_password` loops on until it passes.
+            let p = c.password.expose();
+            assert_eq!(p.len(), 16, "{p}");
+            assert!(p.bytes().any(|b| b.is_ascii_uppercase()), "{p}");
+            assert!(p.bytes().any(|b| b.is_ascii_lowercase()), "{p}");
+            assert!(p.bytes().any(|b| b.is_ascii_digit()), "{p}");
+            assert!(p.bytes().any(|b| SPECIALS.contains(&b)), "{p}");
+            assert!(p.bytes().all(|b| b.is_ascii_graphic()), "{p}");
+            // Nothing a person could misread when typing it off a screen.
+            assert!(!p.contains(['0', 'O', '1', 'l', 'I']), "{p}");
+            assert!(!p.to_lowercase().contains(&c.user_id.to_lowercase()), "{p}");
             assert_eq!(c.security.len(), 3);
             let mut qs: Vec<_> = c.security.iter().map(|s| &s.question).collect();
             qs.sort();

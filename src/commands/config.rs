@@ -30,7 +30,12 @@ fn default_of(setting: &Setting) -> String {
     }
 }
 
-/// The default of the first flag, in any subcommand, that reads this environment variable.
+/// The commands that stand in for the portal and its mailbox: their defaults (the fixture's own
+/// office user) are not the tool's.
+const STAND_INS: &[&str] = &["fixture-portal", "demo"];
+
+/// The default of the first flag, in any of the tool's own subcommands, that reads this
+/// environment variable.
 fn flag_default(command: &clap::Command, env: &str) -> Option<String> {
     for arg in command.get_arguments() {
         let defaults = arg.get_default_values();
@@ -41,6 +46,7 @@ fn flag_default(command: &clap::Command, env: &str) -> Option<String> {
     }
     command
         .get_subcommands()
+        .filter(|sub| !STAND_INS.contains(&sub.get_name()))
         .find_map(|sub| flag_default(sub, env))
 }
 
@@ -154,10 +160,17 @@ mod tests {
             let shown = super::default_of(setting);
             assert!(!shown.is_empty(), "{} shows no default", setting.key);
         }
-        let code_timeout = crate::config::SETTINGS
-            .iter()
-            .find(|s| s.key == "code-timeout")
-            .unwrap();
-        assert_eq!(super::default_of(code_timeout), "5m");
+        let default = |key: &str| {
+            super::default_of(
+                crate::config::SETTINGS
+                    .iter()
+                    .find(|s| s.key == key)
+                    .unwrap(),
+            )
+        };
+        assert_eq!(default("code-timeout"), "5m");
+        // The tool has no office user of its own: the fixture portal's is not its default.
+        assert_eq!(default("office-user"), "(none)");
+        assert_eq!(default("imap-url"), "(none)");
     }
 }

@@ -128,9 +128,14 @@ async fn existing_flow_creates_one_active_user_with_the_tin_and_default_entitlem
 async fn the_right_code_is_used_among_decoys_already_in_the_mailbox() {
     let world = World::start(None).await;
     let email = "decoys.123456789@codes.zuub.test";
-    // Codes the tool must not take: an old one for the same address (before the click), and
-    // one for another address. The portal adds its own decoys on every send as well.
+    // Codes the tool must not take: one for the same address that came before the click, and
+    // one for another address. Both dated now, so that only the mailbox mark and the
+    // recipient tell them from the real one (an old date would let the 24-hour rule alone
+    // reject them). The portal adds its own decoys on every send as well.
     let mailbox = world.dovecot.mailbox("codes");
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc2822)
+        .unwrap();
     for (to, code) in [
         (email, "111111"),
         ("other.office@codes.zuub.test", "222222"),
@@ -138,7 +143,7 @@ async fn the_right_code_is_used_among_decoys_already_in_the_mailbox() {
         let raw = format!(
             "From: Cigna for HCP <no-reply@cignaforhcp.cigna.com>\r\nTo: {to}\r\n\
              Subject: Your Cigna for HCP verification code\r\n\
-             Date: Mon, 1 Jan 2024 10:00:00 +0000\r\nMessage-ID: <{code}@decoy>\r\n\
+             Date: {now}\r\nMessage-ID: <{code}@decoy>\r\n\
              Content-Type: text/plain; charset=utf-8\r\n\r\n\
              Your verification code is {code}. It expires in 24 hours.\r\n"
         );
@@ -150,10 +155,12 @@ async fn the_right_code_is_used_among_decoys_already_in_the_mailbox() {
     }
     let out = world.existing(email).arg("--json").run().await;
     out.assert_code(0);
-    // The portal only activates a user whose latest code was entered.
+    // The portal only activates a user whose latest code was entered, and no decoy was ever
+    // tried first (a refused code would be retried with a newer one, hiding the mistake).
     let users = world.users();
     assert_eq!(users.len(), 1);
     assert_eq!(users[0]["status"], "active");
+    assert_eq!(world.portal.state_json()["codes_refused"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

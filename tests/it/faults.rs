@@ -148,6 +148,9 @@ async fn a_late_code_email_is_waited_for(skin: Skin) {
     let out = world.existing(email).run().await;
     out.assert_code(0);
     assert_one_active_user(&world, email);
+    // The code the run entered came by an email the fault held back.
+    let state = world.portal.state_json();
+    assert!(state["emails_held"].as_u64() >= Some(1), "{state}");
 }
 
 on_each_skin!(a_slow_portal_is_waited_for_quietly);
@@ -169,4 +172,7 @@ async fn a_slow_portal_is_waited_for_quietly(skin: Skin) {
     assert_eq!(out.stderr, "", "--quiet printed");
     assert_eq!(out.json()["status"], "active");
     assert_one_active_user(&world, email);
+    // The flow's pages came late: the fault held them (a login, the menus, the forms: 10 or more).
+    let state = world.portal.state_json();
+    assert!(state["pages_slowed"].as_u64() >= Some(10), "{state}");
 }

@@ -382,12 +382,15 @@ async fn state_starts_empty_in_the_documented_shape() {
             "registrations": [],
             "codes_sent": 0,
             "duplicate_creations": 0,
+            "codes_refused": 0,
             "office_code": null,
             "office_codes_sent": 0,
             "faults": [],
             "server_errors": 0,
             "sessions_expired": 0,
             "codes_superseded": 0,
+            "pages_slowed": 0,
+            "emails_held": 0,
         })
     );
     assert_eq!(portal.state_json(), state);
@@ -1430,6 +1433,11 @@ async fn late_email_answers_at_once_and_stopping_drops_the_waiting_email() {
     assert_redirect(&c.post("/verify/send", &[]).await, "/verify");
     assert_eq!(portal.state_json()["codes_sent"], 1);
     assert_page(&c.get("/verify").await, "Verify Your Identity");
+    assert_eq!(
+        portal.state_json()["emails_held"],
+        1,
+        "the fault held the email"
+    );
     // A deadline for the test, well below the emails' 20 s delay: stop must not wait it out.
     tokio::time::timeout(Duration::from_secs(10), portal.stop())
         .await
@@ -1450,6 +1458,8 @@ async fn slow_still_serves_every_page() {
     assert_eq!(status, 200);
     let state: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(state["faults"], json!(["slow"]));
+    // The login page was held; the test hook that said so was not.
+    assert_eq!(state["pages_slowed"], 1, "{state}");
     portal.stop().await.unwrap();
 }
 

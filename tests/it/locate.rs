@@ -147,15 +147,13 @@ async fn a_refusal_on_the_page_fails_the_wait_at_once_with_what_it_said() {
     assert_eq!(said.field, None);
     // An error that appears next to a field after a click.
     b.click(&button("Check member"), T).await.unwrap();
-    let started = std::time::Instant::now();
     let err = b
         .expect_text("Member found", &[], Duration::from_secs(20))
         .await
         .unwrap_err();
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "it failed at once, not at the deadline"
-    );
+    // Failed at once on what the page said, not at the deadline: a deadline's error says how
+    // long it waited and carries no refusal.
+    assert!(!format!("{err:#}").contains("waited"), "{err:#}");
     let said = cigna_setup::error::page_said(&err).expect("the refusal is typed");
     assert_eq!(said.field.as_deref(), Some("Member ID"));
     assert!(said.text.contains("Member ID is not valid."), "{said:?}");

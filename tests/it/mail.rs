@@ -97,18 +97,27 @@ async fn finds_the_code_for_the_right_recipient_among_decoys() {
     // An older code for the same address, delivered before the mark.
     deliver(&config, vec![code_email(PORTAL_SENDER, OFFICE, "111111")]).await;
 
-    let code = deliver_and_wait(
-        config.clone(),
+    // All of them after the mark and in the mailbox before the wait looks, the right one
+    // neither first nor last: neither "newest wins" nor "first wins" picks it, only the sender
+    // and recipient filters do.
+    let (mailbox, mark) = open_marked(&config).await;
+    deliver(
         &config,
         vec![
             code_email(PORTAL_SENDER, OTHER_OFFICE, "222222"),
             code_email("phish@cigna-hcp.example", OFFICE, "333333"),
-            no_code_email(OFFICE),
             code_email(PORTAL_SENDER, OFFICE, "482913"),
+            no_code_email(OFFICE),
+            code_email(PORTAL_SENDER, OTHER_OFFICE, "444444"),
+            code_email("phish@cigna-hcp.example", OFFICE, "555555"),
         ],
     )
     .await;
-    assert_eq!(code, "482913");
+    let found = mailbox
+        .wait_code(&mark, "Office.Admin@ZUUB.com", Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|e| panic!("no code: {e:#}"));
+    assert_eq!(found.code, "482913");
 }
 
 #[tokio::test]
