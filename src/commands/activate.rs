@@ -9,7 +9,6 @@ use anyhow::Result;
 use super::run::{self, Credentials, Target};
 use crate::cli::ActivateArgs;
 use crate::error::{self, page_said};
-use crate::flow;
 use crate::journal::{Journal, Status};
 use crate::mail::MailboxConfig;
 use crate::progress;
@@ -73,7 +72,7 @@ pub async fn run_activate(a: &Activation) -> Result<Credentials> {
         progress::note(&format!("run {} is already active", a.run_id));
         return Ok(run::credentials_of(&journal, tin.digits(), email, creds));
     }
-    let flow = flow::builtin("activate")?;
+    let flow = run::recorded_flow(&journal, "activate")?;
     let ids: Vec<String> = flow.steps.iter().map(|s| s.id.clone()).collect();
     journal.add_steps(&ids)?;
     let vars = login.vars();

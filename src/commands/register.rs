@@ -40,6 +40,8 @@ pub async fn run_register(settings: &RegisterSettings) -> Result<Credentials> {
             ("imap_ca", json!(settings.imap_ca)),
         ],
     )?;
+    // `activate` finishes this run later, perhaps after an upgrade: with today's flow.
+    run::record_flow(&journal, &crate::flow::builtin("activate")?)?;
     let mut retry = run::UserIdRetry::new(login);
     run::run_flow(
         &flow,

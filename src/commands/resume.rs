@@ -36,7 +36,7 @@ fn reopen(
         .unwrap_or_else(settings::default_runs_dir);
     let journal = Journal::open(&runs_dir, run_id)?;
     let login = run::RecordedLogin::of(&journal)?;
-    let flow = flow::builtin(journal.flow())?;
+    let flow = run::recorded_flow(&journal, journal.flow())?;
     let mut vars = login.vars();
     // What earlier steps captured (temporary credentials…), as they captured it.
     for step in &flow.steps {
@@ -163,7 +163,7 @@ async fn registration_exists(r: &mut Reopened, with: &ContinueArgs) -> Result<bo
     if !profile_sent {
         return Ok(false);
     }
-    let probe = flow::builtin("activate")?;
+    let probe = run::recorded_flow(&r.journal, "activate")?;
     let sign_in = probe.steps[..1].to_vec();
     let probe = Flow {
         steps: sign_in,

@@ -80,6 +80,32 @@ pub fn load_flow(name: &str, file: Option<&Path>) -> Result<Flow> {
     }
 }
 
+/// Keeps `flow` in the run's directory as `<name>.flow.toml`: a run's later commands (`resume`,
+/// `step`, `activate`) run the flow it started with, not whatever the built-in one or the file
+/// has become since.
+pub fn record_flow(journal: &Journal, flow: &Flow) -> Result<()> {
+    let path = journal.dir.join(format!("{}.flow.toml", flow.name));
+    journal::write_atomic(&path, flow.source.as_bytes(), 0o600)
+        .with_context(|| format!("cannot keep the run's flow in {}", path.display()))
+}
+
+/// The flow named `name` as this run recorded it (see `record_flow`); a run from before runs
+/// recorded their flows gets the built-in one.
+pub fn recorded_flow(journal: &Journal, name: &str) -> Result<Flow> {
+    let path = journal.dir.join(format!("{name}.flow.toml"));
+    match std::fs::read_to_string(&path) {
+        Ok(text) => flow::parse(
+            &text,
+            &format!("the run's recorded flow {}", path.display()),
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => flow::builtin(name),
+        Err(e) => Err(error::environment(format!(
+            "cannot read the run's flow {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
 /// The new login's credentials: given or generated, saved to the run before any step.
 pub fn new_credentials(login: &NewLogin) -> credentials::Credentials {
     credentials::make(
@@ -114,6 +140,7 @@ pub fn create_journal(
     inputs.insert("user_id_generated".into(), json!(login.user_id.is_none()));
     let step_ids: Vec<String> = flow.steps.iter().map(|s| s.id.clone()).collect();
     let mut journal = Journal::create(&login.runs_dir, &flow.name, &step_ids, inputs)?;
+    record_flow(&journal, flow)?;
     save_credentials(&mut journal, creds)?;
     let settings = match crate::config::loaded().file {
         Some(file) => format!("settings from {}", file.display()),

@@ -607,6 +607,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Flow> {
         login_page: raw.login_page,
         loading: raw.loading,
         steps,
+        source: text.to_string(),
     })
 }
 

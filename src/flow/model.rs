@@ -15,6 +15,9 @@ pub struct Flow {
     /// decision rests on waits until none shows.
     pub loading: Vec<String>,
     pub steps: Vec<Step>,
+    /// The flow file's text, as parsed: what a run records, so that resuming it after the
+    /// built-in flow changed (an upgrade) or the file was edited runs the same steps.
+    pub source: String,
 }
 
 #[derive(Debug, Clone)]

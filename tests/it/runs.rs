@@ -517,3 +517,46 @@ async fn a_run_being_worked_on_is_not_resumed_twice_at_once() {
     assert_eq!(users.len(), 1, "{users:?}");
     assert_eq!(users[0]["status"], "active");
 }
+
+/// A run started with `--flow FILE` keeps that flow: `resume` runs its steps even once the file
+/// is gone (or, as after an upgrade, the built-in flow differs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_resumes_with_the_flow_it_started_with() {
+    use std::os::unix::fs::PermissionsExt;
+    let world = World::start(None).await;
+    let text = cigna_setup::flow::builtin("existing")
+        .unwrap()
+        .source
+        .replace("id = \"accept-agreement\"", "id = \"accept-the-agreement\"");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("my-existing.toml");
+    std::fs::write(&file, &text).unwrap();
+    let email = "ownflow.123456789@codes.zuub.test";
+    // No code ever reaches this mailbox: the run stops at the code, exit 4.
+    let out = world
+        .existing_with_mailbox(email, &world.dovecot.imaps_url("spare"))
+        .path_flag("--flow", &file)
+        .flag("--code-timeout", "3s")
+        .run()
+        .await;
+    out.assert_code(4);
+    let run = world.only_run_dir(&out);
+    let recorded = run.join("existing.flow.toml");
+    assert_eq!(std::fs::read_to_string(&recorded).unwrap(), text);
+    let mode = std::fs::metadata(&recorded).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    drop(dir);
+    let out = continuing(&world, "resume")
+        .arg(run_id(&run))
+        .flag("--imap-url", world.dovecot.imaps_url("codes"))
+        .arg("--json")
+        .run()
+        .await;
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("accept-the-agreement ok"),
+        "resume ran the recorded flow's steps:\n{}",
+        out.stderr
+    );
+    assert_eq!(out.json()["status"], "active");
+}

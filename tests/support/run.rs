@@ -75,7 +75,9 @@ impl Cli {
         self.flag(name, p.to_string_lossy())
     }
 
-    /// The command, with an environment of only PATH, HOME and what the test set.
+    /// The command, with an environment of only PATH, HOME, the browser the tests were asked
+    /// to use (`CIGNA_BROWSER`) and what the test set, in an empty working directory unless the
+    /// test names one.
     fn command(&self) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(binary());
         cmd.args(&self.args)
@@ -86,12 +88,14 @@ impl Cli {
             .env("XDG_CONFIG_HOME", "/nonexistent/cigna-setup-tests")
             .stdin(Stdio::null())
             .kill_on_drop(true);
+        if let Some(browser) = std::env::var_os("CIGNA_BROWSER") {
+            cmd.env("CIGNA_BROWSER", browser);
+        }
         for (k, v) in &self.envs {
             cmd.env(k, v);
         }
-        if let Some(dir) = &self.dir {
-            cmd.current_dir(dir);
-        }
+        // Nor a `cigna-setup.toml` wherever `cargo test` was started.
+        cmd.current_dir(self.dir.as_deref().unwrap_or_else(|| empty_dir()));
         cmd
     }
 
@@ -128,6 +132,19 @@ impl Cli {
             .spawn()
             .expect("cannot run cigna-setup")
     }
+}
+
+/// An empty directory for runs that name no working directory, kept for the whole test run.
+fn empty_dir() -> &'static Path {
+    static EMPTY: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    EMPTY
+        .get_or_init(|| {
+            tempfile::Builder::new()
+                .prefix("cigna-setup-tests-cwd-")
+                .tempdir()
+                .expect("a temporary working directory")
+        })
+        .path()
 }
 
 /// Processes whose command line mentions `needle` (e.g. a browser profile directory).
