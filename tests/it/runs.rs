@@ -157,7 +157,13 @@ async fn a_failed_run_keeps_artifacts_without_secrets_and_resume_finishes_it() {
         shown.stdout
     );
 
-    // Fixed (the built-in flow), the run resumes and ends active, with one user.
+    // Fixed where the run keeps its flow (resume runs the recorded flow, not the built-in one),
+    // the run resumes and ends active, with one user.
+    std::fs::write(
+        dir.join("existing.flow.toml"),
+        cigna_setup::flow::BUILTIN[0].1,
+    )
+    .unwrap();
     let out = continuing(&world, "resume")
         .arg(&id)
         .arg("--json")
