@@ -436,7 +436,7 @@ pub async fn run_flow_steps(
     // A stop signal stops the flow here, so the browser is still closed and reaped below.
     let outcome = tokio::select! {
         outcome = outcome => outcome,
-        stop = stop.failure("the flow: the run is kept, with its journal and secrets") => Err(stop),
+        stop = stop.failure("during the flow: the run is kept, with its journal and secrets") => Err(stop),
     };
     let vars = engine.vars;
     let closing = std::time::Instant::now();

@@ -180,16 +180,6 @@ async fn no_other_user_reaches_the_running_browsers_devtools() {
     );
 }
 
-/// Processes whose command line holds `needle`.
-fn processes_with(needle: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
-        .filter(|pid| cmdline(*pid).contains(needle))
-        .collect()
-}
-
 /// A browser named through a wrapper script that runs it without `exec` (as Debian's
 /// `/usr/bin/chromium-headless-shell` does) leaves nothing running once the run lets go of it
 /// without closing it (a panic, a dropped future): the wrapper, the browser and its helpers
@@ -216,7 +206,7 @@ async fn a_browser_behind_a_wrapper_goes_with_everything_it_started() {
     .await
     .unwrap();
     let marker = format!("--user-data-dir={}", profile.display());
-    let running = processes_with(&marker);
+    let running = crate::support::run::processes_mentioning(&marker);
     assert!(
         running.len() >= 2,
         "the wrapper and the browser run: {running:?}"
@@ -224,14 +214,13 @@ async fn a_browser_behind_a_wrapper_goes_with_everything_it_started() {
     drop(browser);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let left = processes_with(&marker);
+        let left = crate::support::run::processes_mentioning(&marker);
         if left.is_empty() {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "still running 10 s after the browser was dropped: {:?}",
-            left.iter().map(|p| cmdline(*p)).collect::<Vec<_>>()
+            "still running 10 s after the browser was dropped: {left:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

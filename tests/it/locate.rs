@@ -161,34 +161,39 @@ async fn a_refusal_on_the_page_fails_the_wait_at_once_with_what_it_said() {
     b.close().await;
 }
 
-/// A transition moves the target long after the DOM last changed: the click waits until it
-/// stands still, and never presses what slides into its place.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_target_in_a_running_transition_is_clicked_once_it_stands_still() {
+/// On `sliding.html`: clicks `first`, then `then`, and returns what the page logged of the
+/// second click.
+async fn on_sliding_page_click(first: &str, then: &str) -> String {
     let b = crate::support::browser::open_repo_file("fixtures/markup/sliding.html").await;
-    b.click(&button("Start"), T).await.unwrap();
-    b.click(&button("Target"), T).await.unwrap();
-    b.expect_text("clicked Target", &[], T).await.unwrap();
+    b.click(&button(first), T).await.unwrap();
+    b.click(&button(then), T).await.unwrap();
+    b.expect_text(&format!("clicked {then}"), &[], T)
+        .await
+        .unwrap();
     let log = b
         .inspect("document.getElementById('log').textContent")
         .await
         .unwrap();
-    assert_eq!(log, "clicked Target at rest");
     b.close().await;
+    log.as_str().unwrap_or_default().to_string()
+}
+
+/// A transition moves the target long after the DOM last changed: the click waits until it
+/// stands still, and never presses what slides into its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_in_a_running_transition_is_clicked_once_it_stands_still() {
+    assert_eq!(
+        on_sliding_page_click("Start", "Target").await,
+        "clicked Target at rest"
+    );
 }
 
 /// A transform that moves only its own element (a button's ripple) does not hold up a click
 /// elsewhere: the click lands while it still runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ripple_elsewhere_does_not_hold_up_a_click() {
-    let b = crate::support::browser::open_repo_file("fixtures/markup/sliding.html").await;
-    b.click(&button("Spark"), T).await.unwrap();
-    b.click(&button("Other"), T).await.unwrap();
-    b.expect_text("clicked Other", &[], T).await.unwrap();
-    let log = b
-        .inspect("document.getElementById('log').textContent")
-        .await
-        .unwrap();
-    assert_eq!(log, "clicked Other while the ripple ran");
-    b.close().await;
+    assert_eq!(
+        on_sliding_page_click("Spark", "Other").await,
+        "clicked Other while the ripple ran"
+    );
 }

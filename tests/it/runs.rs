@@ -330,16 +330,14 @@ fn steps_ended(journal: &Path) -> usize {
 
 /// The number of steps whose status is one of `statuses`, read as the journal it is.
 fn steps_with(journal: &Path, statuses: &[&str]) -> usize {
-    let journal: serde_json::Value = std::fs::read_to_string(journal)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
-    journal["steps"].as_array().map_or(0, |steps| {
-        steps
-            .iter()
-            .filter(|s| statuses.iter().any(|st| s["status"] == *st))
-            .count()
-    })
+    crate::support::world::read_journal(journal)["steps"]
+        .as_array()
+        .map_or(0, |steps| {
+            steps
+                .iter()
+                .filter(|s| statuses.iter().any(|st| s["status"] == *st))
+                .count()
+        })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -76,6 +76,14 @@ impl WorldBuilder {
     }
 }
 
+/// A run's journal as the JSON it is (null when missing or unreadable: a miss to poll again).
+pub fn read_journal(path: &std::path::Path) -> Value {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
 impl World {
     /// The directory of the one run in this world's runs dir (`out` explains a miss).
     pub fn only_run_dir(&self, out: &Output) -> std::path::PathBuf {
@@ -100,11 +108,7 @@ impl World {
                 .map(|e| e.path().join("journal.json"))
                 .find(|p| p.exists());
             if let Some(p) = found {
-                // Read as the journal it is (a half-written file is only a miss).
-                let journal: Value = std::fs::read_to_string(&p)
-                    .ok()
-                    .and_then(|t| serde_json::from_str(&t).ok())
-                    .unwrap_or_default();
+                let journal = read_journal(&p);
                 let running = journal["steps"].as_array().is_some_and(|all| {
                     all.iter()
                         .any(|s| s["status"] == "running" && steps.iter().any(|id| s["id"] == *id))
