@@ -566,6 +566,14 @@ pub struct ContinueArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Go on with this flow file instead of the one the run kept (needs --force-flow).
+    #[arg(long, value_name = "FILE")]
+    pub flow: Option<PathBuf>,
+
+    /// With --flow: replace the run's kept flow with FILE, for this and every later command.
+    #[arg(long, requires = "flow")]
+    pub force_flow: bool,
+
     #[command(flatten)]
     pub timing: TimingArgs,
 }

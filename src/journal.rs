@@ -257,11 +257,17 @@ impl Journal {
     }
 
     /// Adds the steps of a later flow of the same run (activation after registration).
+    /// Also the steps of a flow that replaced the run's (`--force-flow`). Writes nothing when
+    /// every step is known, so a refused second process never rewrites a running run's journal.
     pub fn add_steps(&mut self, step_ids: &[String]) -> Result<()> {
+        let known = self.steps.len();
         for id in step_ids {
             if self.step_mut(id).is_none() {
                 self.steps.push(StepRecord::pending(id));
             }
+        }
+        if self.steps.len() == known {
+            return Ok(());
         }
         self.save()
     }

@@ -34,6 +34,14 @@ pub async fn command(args: Box<ActivateArgs>) -> Result<()> {
         .clone()
         .unwrap_or_else(settings::default_runs_dir);
     let journal = Journal::open(&runs_dir, &args.run)?;
+    if journal.flow() == "register" {
+        run::replace_recorded_flow(
+            &journal,
+            "activate",
+            args.with.flow.as_deref(),
+            args.with.force_flow,
+        )?;
+    }
     let mailbox = run::remembered_mailbox(&args.with.mailbox, &journal)?;
     let activation = Activation {
         runs_dir,

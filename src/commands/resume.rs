@@ -34,9 +34,18 @@ fn reopen(
         .runs_dir
         .clone()
         .unwrap_or_else(settings::default_runs_dir);
-    let journal = Journal::open(&runs_dir, run_id)?;
+    let mut journal = Journal::open(&runs_dir, run_id)?;
     let login = run::RecordedLogin::of(&journal)?;
+    run::replace_recorded_flow(
+        &journal,
+        journal.flow(),
+        with.flow.as_deref(),
+        with.force_flow,
+    )?;
     let flow = run::recorded_flow(&journal, journal.flow())?;
+    // A replaced flow may have steps the journal has never heard of.
+    let ids: Vec<String> = flow.steps.iter().map(|s| s.id.clone()).collect();
+    journal.add_steps(&ids)?;
     let mut vars = login.vars();
     // What earlier steps captured (temporary credentials…), as they captured it.
     for step in &flow.steps {

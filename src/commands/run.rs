@@ -89,6 +89,50 @@ pub fn record_flow(journal: &Journal, flow: &Flow) -> Result<()> {
         .with_context(|| format!("cannot keep the run's flow in {}", path.display()))
 }
 
+/// `--flow FILE` on a command that goes on with a run. The run keeps the flow it started with,
+/// so another file is refused unless `force` says to replace the kept one; then FILE (a flow of
+/// the same name) is kept instead, for this command and every later one.
+pub fn replace_recorded_flow(
+    journal: &Journal,
+    name: &str,
+    file: Option<&Path>,
+    force: bool,
+) -> Result<()> {
+    let Some(file) = file else {
+        return Ok(());
+    };
+    let kept = journal.dir.join(format!("{name}.flow.toml"));
+    if !force {
+        return Err(error::bad_input(format!(
+            "run {} goes on with the flow it started with ({}), not --flow {}: add \
+             --force-flow to replace the run's flow with that file, or leave --flow out",
+            journal.run_id,
+            kept.display(),
+            file.display()
+        )));
+    }
+    let flow = flow::from_file(file)?;
+    if flow.name != name {
+        return Err(error::bad_input(format!(
+            "{} is a `{}` flow, and run {} goes on with its `{name}` flow: pass a flow file \
+             that says flow = \"{name}\"",
+            file.display(),
+            flow.name,
+            journal.run_id
+        )));
+    }
+    // Not under a running command's feet: the run's lock is free, or this is refused.
+    let _lock = crate::run_lock::RunLock::take(&journal.dir, &journal.run_id)?;
+    record_flow(journal, &flow)?;
+    progress::note(&format!(
+        "run {} now goes on with the flow in {} (kept as {})",
+        journal.run_id,
+        file.display(),
+        kept.display()
+    ));
+    Ok(())
+}
+
 /// The flow named `name` as this run recorded it (see `record_flow`); a run from before runs
 /// recorded their flows gets the built-in one.
 pub fn recorded_flow(journal: &Journal, name: &str) -> Result<Flow> {

@@ -525,7 +525,7 @@ async fn a_run_being_worked_on_is_not_resumed_twice_at_once() {
 /// A run started with `--flow FILE` keeps that flow: `resume` runs its steps even once the file
 /// is gone (or, as after an upgrade, the built-in flow differs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_resumes_with_the_flow_it_started_with() {
+async fn a_run_resumes_with_the_flow_it_started_with_unless_told_to_replace_it() {
     use std::os::unix::fs::PermissionsExt;
     let world = World::start(None).await;
     let text = cigna_setup::flow::builtin("existing")
@@ -550,6 +550,55 @@ async fn a_run_resumes_with_the_flow_it_started_with() {
     let mode = std::fs::metadata(&recorded).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     drop(dir);
+
+    // Another flow file is refused unless --force-flow says to replace the kept one, and a
+    // flow of another name is refused even then; neither touches the kept flow.
+    let replacement = tempfile::tempdir().unwrap();
+    let again = text.replace("id = \"user-login\"", "id = \"user-login-again\"");
+    let other = replacement.path().join("changed.toml");
+    std::fs::write(&other, &again).unwrap();
+    let out = continuing(&world, "resume")
+        .arg(run_id(&run))
+        .path_flag("--flow", &other)
+        .run()
+        .await;
+    out.assert_code(2);
+    assert!(out.stderr.contains("--force-flow"), "{}", out.stderr);
+    let register = replacement.path().join("register.toml");
+    std::fs::write(
+        &register,
+        cigna_setup::flow::builtin("register").unwrap().source,
+    )
+    .unwrap();
+    let out = continuing(&world, "resume")
+        .arg(run_id(&run))
+        .path_flag("--flow", &register)
+        .arg("--force-flow")
+        .run()
+        .await;
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("is a `register` flow"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&recorded).unwrap(), text);
+
+    // Forced, the file replaces the kept flow: its renamed sign-in step runs (the code still
+    // never comes to "spare"), and it is the run's flow from then on.
+    let out = continuing(&world, "resume")
+        .arg(run_id(&run))
+        .path_flag("--flow", &other)
+        .arg("--force-flow")
+        .flag("--imap-url", world.dovecot.imaps_url("spare"))
+        .flag("--code-timeout", "3s")
+        .run()
+        .await;
+    out.assert_code(4);
+    assert!(out.stderr.contains("user-login-again ok"), "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&recorded).unwrap(), again);
+    drop(replacement);
+
     let out = continuing(&world, "resume")
         .arg(run_id(&run))
         .flag("--imap-url", world.dovecot.imaps_url("codes"))

@@ -56,10 +56,11 @@ async fn each_habit_of_the_brief_appears_on_the_pages_the_flows_visit() {
     // of the shown-once credentials, the Copy and Show buttons must stand beside the values.
     let world = World::builder().skin(Skin::Material).start().await;
     // review-submit ends on the page of the shown-once credentials here, so --trace keeps it:
-    // its "Log Out" becomes a step of its own.
+    // its "Log Out" becomes a step of its own. It ends once the login form is there, not only
+    // its heading: the skin renders the form late, and its ids are what is checked below.
     let flow = cigna_setup::flow::BUILTIN[0].1.replace(
         "  { click = \"Log Out\" },\n]",
-        "]\n\n[[step]]\nid = \"log-out\"\ntitle = \"Log out\"\nactions = [\n  { click = \"Log Out\" },\n  { expect = \"Log in to Cigna for HCP\" },\n]",
+        "]\n\n[[step]]\nid = \"log-out\"\ntitle = \"Log out\"\nactions = [\n  { click = \"Log Out\" },\n  { expect = \"Log in to Cigna for HCP\" },\n  { expect = { label = \"User ID\" } },\n]",
     );
     assert!(
         flow.contains("id = \"log-out\""),
