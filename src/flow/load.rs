@@ -719,6 +719,80 @@ mod tests {
     }
 
     #[test]
+    fn a_target_is_narrowed_to_a_region_with_within() {
+        let flow = parse(
+            r#"flow = "regions"
+title = "Regions"
+
+[[step]]
+id = "pick"
+title = "Pick"
+actions = [
+  { click = { role = "button", name = "Submit", within = { role = "dialog" } } },
+  { fill = { label = "Street", within = { role = "form", name = "Mailing address" } }, with = "1 Post Road" },
+  { click = { clickable = "Next", within = { role = "landmark", name = "Account" } } },
+  { check = { role = "checkbox", name = "Claim Status", within = { heading = "Select Entitlements" } } },
+]
+"#,
+            "test",
+        )
+        .unwrap();
+        let region = |role: Option<&str>, name: Option<&str>, heading: Option<&str>| Within {
+            role: role.map(Into::into),
+            name: name.map(Into::into),
+            heading: heading.map(Into::into),
+        };
+        let a = &flow.steps[0].actions;
+        assert_eq!(
+            a[0],
+            Action::Click(Locator::role("button", "Submit").within(region(
+                Some("dialog"),
+                None,
+                None
+            )))
+        );
+        assert_eq!(
+            a[1],
+            Action::Fill {
+                target: Locator::label("Street").within(region(
+                    Some("form"),
+                    Some("Mailing address"),
+                    None
+                )),
+                value: "1 Post Road".into()
+            }
+        );
+        assert_eq!(
+            a[2],
+            Action::Click(Locator::clickable("Next").within(region(
+                Some("landmark"),
+                Some("Account"),
+                None
+            )))
+        );
+        assert_eq!(
+            a[3],
+            Action::Check(Locator::role("checkbox", "Claim Status").within(region(
+                None,
+                None,
+                Some("Select Entitlements")
+            )))
+        );
+        // A region is a role (with an optional name) or a heading, not both and not neither.
+        for within in [
+            r#"{ role = "dialog", heading = "Review" }"#,
+            r#"{ name = "Account" }"#,
+        ] {
+            let text = format!(
+                "flow = \"regions\"\ntitle = \"Regions\"\n\n[[step]]\nid = \"pick\"\ntitle = \"Pick\"\nactions = [\n  {{ click = {{ clickable = \"Next\", within = {within} }} }},\n]\n"
+            );
+            let err = parse(&text, "test").expect_err(within);
+            assert_eq!(exit_code(&err), 2, "{err:#}");
+            assert!(format!("{err:#}").contains("`within` is"), "{err:#}");
+        }
+    }
+
+    #[test]
     fn an_unknown_variable_is_named_with_its_step_and_line() {
         let msg = bad("unknown-variable.toml");
         assert!(msg.contains("{office_usr}"), "{msg}");

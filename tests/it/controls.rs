@@ -254,7 +254,7 @@ async fn of_forty_tins_exactly_the_one_asked_for_ends_up_ticked() {
     b.expect_text("tin 12-3456703 = false", &[], T)
         .await
         .unwrap();
-    // Ticking all forty and back is far past any per-request cap.
+    // Ticking the other 39 too: far past any cap on toggles per request.
     let all: Vec<String> = (1..=40).map(|i| format!("12-34567{i:02}")).collect();
     b.check_exactly(&Among::Pattern(r"^\d{2}-\d{7}\b".into()), &all, T)
         .await

@@ -28,6 +28,7 @@ mod fixture;
 mod locate;
 mod mail;
 mod mail_cli;
+mod matching;
 mod operator;
 mod page;
 mod register;

@@ -3,7 +3,7 @@
 
 use cigna_setup::fixture::Skin;
 
-use crate::support::run::Cli;
+use crate::support::run::{Cli, Output};
 use crate::support::world::{World, MAILBOX_PASSWORD, OFFICE_PASSWORD};
 
 on_each_skin!(a_live_page_is_outlined_with_roles_names_and_states);
@@ -78,6 +78,15 @@ async fn values_that_look_secret_are_masked() {
     );
 }
 
+/// The id of the run a failed command names on stderr.
+fn run_of(out: &Output) -> String {
+    out.stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("run ")?.split_whitespace().next())
+        .expect("a run id")
+        .to_string()
+}
+
 on_each_skin!(the_page_a_failed_step_left_is_outlined_without_secrets);
 async fn the_page_a_failed_step_left_is_outlined_without_secrets(skin: Skin) {
     let world = World::builder().skin(skin).start().await;
@@ -93,12 +102,7 @@ async fn the_page_a_failed_step_left_is_outlined_without_secrets(skin: Skin) {
         .run()
         .await;
     out.assert_code(3);
-    let run = out
-        .stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("run ")?.split_whitespace().next())
-        .expect("a run id")
-        .to_string();
+    let run = run_of(&out);
     let out = Cli::new("page")
         .arg("snapshot")
         .arg(&run)
@@ -149,4 +153,55 @@ async fn the_page_a_failed_step_left_is_outlined_without_secrets(skin: Skin) {
     let out = Cli::new("page").arg("snapshot").arg(&run).run().await;
     out.assert_code(2);
     assert!(out.stderr.contains("is not a URL"), "{}", out.stderr);
+
+    // A step that fails with secrets on its page: the new login's password and two security
+    // answers typed, the third answer's field misnamed. Neither the text nor the JSON outline
+    // shows any of the run's secrets, yet both show the fields that held them.
+    let flow = cigna_setup::flow::BUILTIN[0]
+        .1
+        .replace("{ fill = \"Answer 3\"", "{ fill = \"Answer Three\"");
+    std::fs::write(&flow_file, flow).unwrap();
+    let out = world
+        .existing("snapshot.223456789@codes.zuub.test")
+        .path_flag("--flow", &flow_file)
+        .flag("--action-timeout", "2s")
+        .run()
+        .await;
+    out.assert_code(3);
+    assert!(out.stderr.contains("create-profile"), "{}", out.stderr);
+    let run = run_of(&out);
+    let secrets = crate::runs::secret_values(&world.runs.path().join(&run));
+    let text = Cli::new("page")
+        .arg("snapshot")
+        .arg(&run)
+        .arg("create-profile")
+        .path_flag("--runs-dir", world.runs.path())
+        .run()
+        .await;
+    text.assert_code(0);
+    let json = Cli::new("page")
+        .arg("snapshot")
+        .arg(&run)
+        .arg("create-profile")
+        .arg("--json")
+        .path_flag("--runs-dir", world.runs.path())
+        .run()
+        .await;
+    json.assert_code(0);
+    let outline = json.json();
+    assert!(outline["nodes"].is_array(), "{outline}");
+    for secret in &secrets {
+        assert!(!text.stdout.contains(secret.as_str()), "{}", text.stdout);
+        assert!(!json.stdout.contains(secret.as_str()), "{}", json.stdout);
+    }
+    // The fields are there with a value, masked (Answer 3 was never typed: no value).
+    for field in ["Password", "Confirm Password", "Answer 1", "Answer 2"] {
+        let line = format!("textbox \"{field} *\" value=\"••••••\"");
+        let plain = format!("textbox \"{field}\" value=\"••••••\"");
+        assert!(
+            text.stdout.contains(&line) || text.stdout.contains(&plain),
+            "{field} outlined, masked:\n{}",
+            text.stdout
+        );
+    }
 }

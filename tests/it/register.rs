@@ -340,3 +340,32 @@ async fn both_phases_get_through_a_misbehaving_portal(skin: Skin) {
     assert_eq!(state["codes_superseded"], 1, "{state}");
     assert_eq!(only(world.registrations())["status"], "active");
 }
+
+on_each_skin!(activate_waits_for_a_late_code_email);
+/// The code email of the first sign-in held back by the portal (the `late-email` fault):
+/// activate waits for it like the existing flow does.
+async fn activate_waits_for_a_late_code_email(skin: Skin) {
+    let world = World::builder()
+        .faults(vec![Fault::LateEmail])
+        .skin(skin)
+        .start()
+        .await;
+    let out = world
+        .register("late.223456789@codes.zuub.test")
+        .arg("--json")
+        .run()
+        .await;
+    out.assert_code(0);
+    let pending = out.json();
+    let run_id = pending["run_id"].as_str().unwrap().to_string();
+    world
+        .portal
+        .approve(pending["user_id"].as_str().unwrap())
+        .unwrap();
+    let out = world.activate(&run_id).arg("--json").run().await;
+    out.assert_code(0);
+    assert_eq!(out.json()["status"], "active");
+    let state = world.portal.state_json();
+    assert!(state["emails_held"].as_u64() >= Some(1), "{state}");
+    assert_eq!(only(world.registrations())["status"], "active");
+}

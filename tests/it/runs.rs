@@ -22,7 +22,7 @@ fn run_id(dir: &Path) -> String {
 }
 
 /// Every secret value the run knows, from its own secrets file, plus the inputs' secrets.
-fn secret_values(dir: &Path) -> Vec<String> {
+pub(crate) fn secret_values(dir: &Path) -> Vec<String> {
     let secrets: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("secrets.json")).unwrap()).unwrap();
     let mut values: Vec<String> = secrets
