@@ -19,8 +19,11 @@ mod support;
 use std::time::{Duration, Instant};
 
 use cigna_setup::dovecot::{Dovecot, DovecotOptions};
-use cigna_setup::mail::{Appender, Mailbox, PORTAL_SENDER, PORTAL_SUBJECT};
+use cigna_setup::mail::{Appender, Mailbox};
 
+/// The portal's sender and subject, as the bench's emails carry them.
+const PORTAL_SENDER: &str = "no-reply@cignaforhcp.cigna.com";
+const PORTAL_SUBJECT: &str = "Your Cigna for HCP verification code";
 const USER: &str = "codes@zuub.com";
 const PASSWORD: &str = "bench-mailbox-pw";
 const OFFICE: &str = "office.admin@zuub.com";
@@ -80,7 +83,7 @@ async fn measure(
         let commands_before = mailbox.commands_sent();
         let waited = Instant::now();
         let (found, (appender_back, appended_at)) = tokio::join!(
-            mailbox.wait_code(&mark, OFFICE, Duration::from_secs(90)),
+            mailbox.wait_code(&mark, OFFICE, PORTAL_SENDER, Duration::from_secs(90)),
             async move {
                 tokio::time::sleep(arrival).await;
                 tokio::task::spawn_blocking(move || {

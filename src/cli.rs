@@ -486,6 +486,10 @@ pub struct MailCheckArgs {
     #[command(flatten)]
     pub mailbox: MailboxArgs,
 
+    /// The portal's sender (default: the one the built-in existing flow reads codes from).
+    #[arg(long, value_name = "EMAIL")]
+    pub from: Option<String>,
+
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -499,6 +503,10 @@ pub struct MailWaitArgs {
     /// The address the code was sent to.
     #[arg(long, value_name = "EMAIL")]
     pub to: String,
+
+    /// The portal's sender (default: the one the built-in existing flow reads codes from).
+    #[arg(long, value_name = "EMAIL")]
+    pub from: Option<String>,
 
     /// Only messages that arrived after this moment (RFC 3339; default: the last 24 hours,
     /// how long a code is valid).

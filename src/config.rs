@@ -494,7 +494,7 @@ fn check(setting: &Setting, text: &str) -> Result<()> {
         }
         Kind::Entitlements => {
             let list: Vec<String> = text.split(',').map(str::to_string).collect();
-            settings::entitlements(&list)?;
+            crate::flow::builtin("existing")?.choose_entitlements(&list)?;
         }
         Kind::DateOfBirth => {
             settings::parse_date_of_birth(text)?;

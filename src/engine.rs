@@ -472,7 +472,11 @@ impl<'a> Engine<'a> {
             }
             Action::AlreadyCreated { .. } => unreachable!("handled by run_action"),
             Action::WaitForCode {
-                to, into, resend, ..
+                to,
+                from,
+                into,
+                resend,
+                ..
             } => {
                 let mark = self
                     .mark
@@ -483,7 +487,7 @@ impl<'a> Engine<'a> {
                     .as_ref()
                     .map(|r| self.render_locator(r))
                     .transpose()?;
-                let code = self.wait_for_code(&mark, &to, resend).await?;
+                let code = self.wait_for_code(&mark, &to, from, resend).await?;
                 let name = format!("captured.{into}");
                 // A secret before anything logs it: the subject may carry the code too.
                 self.vars.set_secret(&name, Secret::new(code.code.clone()));
@@ -511,6 +515,7 @@ impl<'a> Engine<'a> {
         &self,
         mark: &Mark,
         to: &str,
+        from: &str,
         resend: Option<crate::browser::Locator>,
     ) -> Result<VerificationCode> {
         let mailbox = self.mailbox()?;
@@ -521,12 +526,12 @@ impl<'a> Engine<'a> {
         ));
         let Some(resend) = resend else {
             return mailbox
-                .wait_newer_code(mark, to, self.code_timeout, &self.used_codes)
+                .wait_newer_code(mark, to, from, self.code_timeout, &self.used_codes)
                 .await;
         };
         let half = self.code_timeout / 2;
         match mailbox
-            .wait_newer_code(mark, to, half, &self.used_codes)
+            .wait_newer_code(mark, to, from, half, &self.used_codes)
             .await
         {
             Err(e) if crate::error::exit_code(&e) == Exit::VerificationCode.code() => {
@@ -537,7 +542,7 @@ impl<'a> Engine<'a> {
                 ));
                 self.browser.click(&resend, self.action_timeout).await?;
                 mailbox
-                    .wait_newer_code(mark, to, self.code_timeout - half, &self.used_codes)
+                    .wait_newer_code(mark, to, from, self.code_timeout - half, &self.used_codes)
                     .await
                     .with_context(|| format!("{resend} was clicked after {}", human(half)))
             }

@@ -57,7 +57,7 @@ proptest! {
         refused_cleanly("parse_date_of_birth", &s, crate::settings::parse_date_of_birth(&s));
         refused_cleanly("portal_url", &s, crate::settings::portal_url(&s));
         refused_cleanly("MailboxUrl", &s, crate::mail::MailboxUrl::from_str(&s));
-        refused_cleanly("entitlements", &s, crate::settings::entitlements(std::slice::from_ref(&s)));
+        refused_cleanly("entitlements", &s, crate::flow::builtin("existing").unwrap().choose_entitlements(std::slice::from_ref(&s)));
     }
 
     #[test]

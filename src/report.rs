@@ -22,20 +22,28 @@ fn status_word(status: &Status) -> &'static str {
     }
 }
 
+/// Whether the run's flow is finished by another (a registration) and its step that submits
+/// (`on-resume = "probe"`) was done: what is left is `activate`'s.
+fn submitted(journal: &Journal) -> bool {
+    let Ok(flow) = crate::flow::recorded(&journal.dir, journal.flow()) else {
+        return false;
+    };
+    flow.then.is_some()
+        && flow.steps.iter().filter(|s| s.probe_on_resume).any(|s| {
+            journal
+                .steps
+                .iter()
+                .any(|r| r.id == s.id && r.status == Status::Done)
+        })
+}
+
 /// What to run next for a run in this state.
 pub fn next_command(journal: &Journal) -> Option<String> {
     let id = &journal.run_id;
     match journal.status() {
         Status::Active | Status::Done => None,
         Status::PendingApproval => Some(format!("cigna-setup activate {id}")),
-        _ if journal.flow() == "register"
-            && journal
-                .steps
-                .iter()
-                .any(|s| s.id == "review-submit" && s.status == Status::Done) =>
-        {
-            Some(format!("cigna-setup activate {id}"))
-        }
+        _ if submitted(journal) => Some(format!("cigna-setup activate {id}")),
         _ => Some(format!("cigna-setup resume {id}")),
     }
 }

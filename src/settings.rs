@@ -13,26 +13,6 @@ use crate::error::bad_input;
 use crate::mail::{MailboxConfig, MailboxUrl};
 use crate::secrets::Secret;
 
-/// The portal's entitlements, as its "Select Entitlements" page names them.
-pub const ENTITLEMENTS: &[&str] = &[
-    "Patient Eligibility & Benefits",
-    "Precertification",
-    "Claim Status",
-    "Claim Submission",
-    "Remittance Reports",
-    "Fee Schedules",
-    "Website Access Manager",
-];
-
-/// What the tool grants when no `--entitlement` is given (the setup guide's selection).
-pub const DEFAULT_ENTITLEMENTS: &[&str] = &[
-    "Patient Eligibility & Benefits",
-    "Claim Status",
-    "Remittance Reports",
-    "Precertification",
-    "Fee Schedules",
-];
-
 /// The profile the setup guide prescribes.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
@@ -97,6 +77,7 @@ pub struct ExistingSettings {
     pub office_user: String,
     pub office_password: Secret,
     pub mailbox: MailboxConfig,
+    /// `--entitlement` as given: the flow checks them against what its page offers.
     pub entitlements: Vec<String>,
     pub office_code: crate::office_code::OfficeCode,
 }
@@ -579,7 +560,7 @@ impl ExistingSettings {
             office_user,
             office_password,
             mailbox,
-            entitlements: entitlements(&args.entitlements)?,
+            entitlements: args.entitlements.clone(),
             office_code: crate::office_code::OfficeCode::from_args(
                 args.office_code.office_code_file.as_deref(),
                 args.office_code.office_code_stdin,
@@ -605,34 +586,6 @@ impl RegisterSettings {
             imap_ca: args.imap_ca.clone(),
         })
     }
-}
-
-/// `--entitlement` values, checked against the portal's list; the default set when none.
-pub fn entitlements(given: &[String]) -> Result<Vec<String>> {
-    if given.is_empty() {
-        return Ok(DEFAULT_ENTITLEMENTS.iter().map(|s| s.to_string()).collect());
-    }
-    let mut out: Vec<String> = Vec::new();
-    for e in given {
-        let Some(known) = ENTITLEMENTS
-            .iter()
-            .find(|k| k.eq_ignore_ascii_case(e.trim()))
-        else {
-            return Err(bad_input(format!(
-                "--entitlement {} is not one of the portal's entitlements: {}",
-                crate::error::shown(e),
-                ENTITLEMENTS
-                    .iter()
-                    .map(|k| format!("\"{k}\""))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        };
-        if !out.iter().any(|o| o == known) {
-            out.push(known.to_string());
-        }
-    }
-    Ok(out)
 }
 
 fn check_ca_file(ca: &Path) -> Result<()> {

@@ -34,16 +34,6 @@ const EVIDENCE_JS: &str = include_str!("evidence.js");
 /// Where a document keeps the engine once it was sent (a name no page uses).
 const LOCATE_FN: &str = "__cignaSetupLocate";
 
-/// Texts of a portal's error pages: a wait that meets one stops at once, and the step may
-/// reload and try again.
-const TRANSIENT_ERRORS: &[&str] = &[
-    "Something went wrong",
-    "Internal Server Error",
-    "Service Unavailable",
-    "Bad Gateway",
-    "Gateway Timeout",
-];
-
 /// Numbers each verb's requests (see `until_done_by`).
 static VERB_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -79,6 +69,9 @@ pub struct Browser {
     /// Carries DevTools between chromiumoxide's WebSocket and Chromium's pipe.
     relay: tokio::task::JoinHandle<()>,
     dismiss: Vec<Locator>,
+    /// Texts of the portal's error pages (the flow's `error-pages`): a wait that meets one
+    /// stops at once, and the step may reload and try again.
+    error_pages: Vec<String>,
     /// What stood next to each field when the current step first acted on it (or last typed
     /// into it): text that appears there afterwards is the page's answer, a hint that was there
     /// already is not. Kept here, not in the page, because the answer may be a new document.
@@ -167,10 +160,9 @@ impl Verb<'_> {
         match self {
             Verb::Expect(text, unless, or) => json!({
                 "op": "expect", "text": text, "or": or, "unless": unless,
-                "transient": TRANSIENT_ERRORS,
             }),
             Verb::See(l, unless) => json!({
-                "op": "see", "target": l, "unless": unless, "transient": TRANSIENT_ERRORS,
+                "op": "see", "target": l, "unless": unless,
             }),
             Verb::Click(l) => json!({"op": "click", "target": l}),
             Verb::Fill(l, value) => {
@@ -278,6 +270,7 @@ impl Browser {
             process: started.process,
             relay: started.relay,
             dismiss: Vec::new(),
+            error_pages: Vec::new(),
             notes: Default::default(),
             spent: Default::default(),
             _profile: started.profile,
@@ -287,6 +280,11 @@ impl Browser {
     /// Controls clicked away whenever they cover what an action needs (a cookie banner).
     pub fn set_dismiss(&mut self, dismiss: Vec<Locator>) {
         self.dismiss = dismiss;
+    }
+
+    /// The texts of the portal's error pages, as the flow names them.
+    pub fn set_error_pages(&mut self, texts: Vec<String>) {
+        self.error_pages = texts;
     }
 
     /// A new step begins: what stood next to fields before it is no baseline for its answers.
@@ -751,6 +749,9 @@ impl Browser {
         let started = Instant::now();
         let mut request = verb.request();
         request["dismiss"] = json!(self.dismiss);
+        if matches!(verb, Verb::Expect(..) | Verb::See(..)) {
+            request["transient"] = json!(self.error_pages);
+        }
         // One verb's requests share this: state a verb keeps in the page (toggles per box,
         // pages turned) starts afresh with the next verb.
         request["verb_id"] = json!(VERB_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));

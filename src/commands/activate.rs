@@ -9,6 +9,7 @@ use anyhow::Result;
 use super::run::{self, Credentials, Target};
 use crate::cli::ActivateArgs;
 use crate::error::{self, page_said};
+use crate::flow::{self, Flow};
 use crate::journal::{Journal, Status};
 use crate::mail::MailboxConfig;
 use crate::progress;
@@ -34,14 +35,13 @@ pub async fn command(args: Box<ActivateArgs>) -> Result<()> {
         .clone()
         .unwrap_or_else(settings::default_runs_dir);
     let journal = Journal::open(&runs_dir, &args.run)?;
-    if journal.flow() == "register" {
-        run::replace_recorded_flow(
-            &journal,
-            "activate",
-            args.with.flow.as_deref(),
-            args.with.force_flow,
-        )?;
-    }
+    let then = finishing_flow(&journal)?;
+    run::replace_recorded_flow(
+        &journal,
+        &then,
+        args.with.flow.as_deref(),
+        args.with.force_flow,
+    )?;
     let mailbox = run::remembered_mailbox(&args.with.mailbox, &journal)?;
     let activation = Activation {
         runs_dir,
@@ -60,19 +60,27 @@ pub async fn command(args: Box<ActivateArgs>) -> Result<()> {
     creds.deliver(args.with.json, args.with.out.as_deref())
 }
 
-fn is_pending(err: &anyhow::Error) -> bool {
-    page_said(err).is_some_and(|s| s.text.to_lowercase().contains("pending approval"))
+/// Whether the portal refused a sign-in because the registration awaits approval.
+fn is_pending(err: &anyhow::Error, flow: &Flow) -> bool {
+    page_said(err).is_some_and(|s| flow.outcome_of(&s.text) == Some(flow::PENDING_APPROVAL))
+}
+
+/// The flow that finishes this run (its flow's `then`): only a registration has one.
+fn finishing_flow(journal: &Journal) -> Result<String> {
+    flow::recorded(&journal.dir, journal.flow())?
+        .then
+        .ok_or_else(|| {
+            error::bad_input(format!(
+                "run {} is a `{}` run: activate continues runs of `cigna-setup register`",
+                journal.run_id,
+                journal.flow()
+            ))
+        })
 }
 
 pub async fn run_activate(a: &Activation) -> Result<Credentials> {
     let mut journal = Journal::open(&a.runs_dir, &a.run_id)?;
-    if journal.flow() != "register" {
-        return Err(error::bad_input(format!(
-            "run {} is a `{}` run: activate continues runs of `cigna-setup register`",
-            a.run_id,
-            journal.flow()
-        )));
-    }
+    let then = finishing_flow(&journal)?;
     let login = run::RecordedLogin::of(&journal)?;
     let (tin, email, portal_url, creds) =
         (&login.tin, &login.email, &login.portal_url, &login.creds);
@@ -80,7 +88,7 @@ pub async fn run_activate(a: &Activation) -> Result<Credentials> {
         progress::note(&format!("run {} is already active", a.run_id));
         return Ok(run::credentials_of(&journal, tin.digits(), email, creds));
     }
-    let flow = run::recorded_flow(&journal, "activate")?;
+    let flow = flow::recorded(&journal.dir, &then)?;
     let ids: Vec<String> = flow.steps.iter().map(|s| s.id.clone()).collect();
     journal.add_steps(&ids)?;
     let vars = login.vars();
@@ -106,7 +114,7 @@ pub async fn run_activate(a: &Activation) -> Result<Credentials> {
         .await;
         match outcome {
             Ok(_) => break,
-            Err(err) if is_pending(&err) => {
+            Err(err) if is_pending(&err, &flow) => {
                 run::finish(&mut journal, Status::PendingApproval)?;
                 let next = tokio::time::Instant::now() + a.every;
                 if until.is_some_and(|u| next <= u) {
@@ -120,7 +128,13 @@ pub async fn run_activate(a: &Activation) -> Result<Credentials> {
                         stop = stop.failure("while waiting for approval") => return Err(stop),
                     }
                 }
-                return Err(pending_failure(&a.run_id, &journal.dir, a.wait.is_some()));
+                let said = page_said(&err).map(|s| s.text.clone()).unwrap_or_default();
+                return Err(pending_failure(
+                    &a.run_id,
+                    &journal.dir,
+                    &said,
+                    a.wait.is_some(),
+                ));
             }
             Err(err) => return Err(err),
         }
@@ -129,12 +143,11 @@ pub async fn run_activate(a: &Activation) -> Result<Credentials> {
     Ok(run::credentials_of(&journal, tin.digits(), email, creds))
 }
 
-fn pending_failure(run_id: &str, dir: &Path, waited: bool) -> anyhow::Error {
+fn pending_failure(run_id: &str, dir: &Path, said: &str, waited: bool) -> anyhow::Error {
     let waited = if waited { " (still, after --wait)" } else { "" };
     error::portal_step(format!(
         "the registration is pending approval by the organization's website access \
-         manager{waited}: the portal said \"Your registration is pending approval by your \
-         organization's website access manager.\" Nothing is lost ({}): run `cigna-setup \
+         manager{waited}: the portal said \"{said}\" Nothing is lost ({}): run `cigna-setup \
          activate {run_id}` again once it is approved, or add --wait 4h to keep trying",
         dir.display()
     ))

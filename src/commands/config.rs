@@ -20,7 +20,9 @@ fn default_of(setting: &Setting) -> String {
     let profile = Profile::default();
     match setting.key {
         "runs-dir" => settings::default_runs_dir().display().to_string(),
-        "entitlements" => settings::DEFAULT_ENTITLEMENTS.join(", "),
+        "entitlements" => crate::flow::builtin("existing")
+            .map(|f| f.default_entitlements.join(", "))
+            .unwrap_or_default(),
         "profile.first-name" => profile.first_name,
         "profile.last-name" => profile.last_name,
         "profile.job-role" => profile.job_role_option,

@@ -92,7 +92,7 @@ pub async fn command(args: DemoArgs) -> Result<()> {
                 office_user: OFFICE_USER.into(),
                 office_password,
                 mailbox,
-                entitlements: settings::entitlements(&[])?,
+                entitlements: Vec::new(),
                 // The bundled portal does not ask the office for a code.
                 office_code: crate::office_code::OfficeCode::Unavailable,
             })

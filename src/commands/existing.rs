@@ -33,7 +33,8 @@ pub async fn run_existing(settings: &ExistingSettings) -> Result<Credentials> {
         "office_password",
         Secret::new(settings.office_password.expose()),
     );
-    vars.set_list("entitlements", settings.entitlements.clone());
+    let entitlements = flow.choose_entitlements(&settings.entitlements)?;
+    vars.set_list("entitlements", entitlements.clone());
 
     let mut journal = run::create_journal(
         login,
@@ -51,7 +52,7 @@ pub async fn run_existing(settings: &ExistingSettings) -> Result<Credentials> {
                     crate::mail::ImapAuth::Plain => "plain",
                 }),
             ),
-            ("entitlements", json!(settings.entitlements)),
+            ("entitlements", json!(entitlements)),
         ],
     )?;
     let mut retry = run::UserIdRetry::new(login);

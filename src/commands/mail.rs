@@ -12,9 +12,12 @@ use crate::settings;
 pub async fn command(command: MailCommand) -> Result<()> {
     match command {
         MailCommand::Check(args) => {
+            let from = portal_sender(args.from.as_deref())?;
             let config = settings::mailbox(&args.mailbox)?;
             secrets::global().register(config.password.expose());
-            let report = tokio::task::spawn_blocking(move || mail::check(&config)).await??;
+            let sender = from.clone();
+            let report =
+                tokio::task::spawn_blocking(move || mail::check(&config, &sender)).await??;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -30,15 +33,14 @@ pub async fn command(command: MailCommand) -> Result<()> {
                 );
                 println!(
                     "  messages: {}, from {}: {}",
-                    report.messages,
-                    mail::PORTAL_SENDER,
-                    report.from_portal
+                    report.messages, from, report.from_portal
                 );
             }
             Ok(())
         }
         MailCommand::WaitCode(args) => {
             let to = settings::parse_email(&args.to, "--to")?;
+            let from = portal_sender(args.from.as_deref())?;
             let timeout = settings::parse_duration(&args.timeout, "--timeout")?;
             let after = match &args.after {
                 Some(raw) => {
@@ -59,7 +61,7 @@ pub async fn command(command: MailCommand) -> Result<()> {
             mailbox.ready().await?;
             // Every message since `after` counts, not only those after this moment.
             let mark = mailbox.mark().await?.since(after);
-            let code = mailbox.wait_code(&mark, &to, timeout).await?;
+            let code = mailbox.wait_code(&mark, &to, &from, timeout).await?;
             if args.json {
                 println!(
                     "{}",
@@ -80,5 +82,27 @@ pub async fn command(command: MailCommand) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// The sender whose emails carry codes: `--from`, else the built-in existing flow's.
+fn portal_sender(given: Option<&str>) -> Result<String> {
+    match given {
+        Some(raw) => {
+            let from = settings::parse_email(raw, "--from")?;
+            if from.contains(['"', '\\']) {
+                return Err(bad_input(format!(
+                    "--from {} may not hold quotes or backslashes: give the sender's address",
+                    crate::error::shown(raw)
+                )));
+            }
+            Ok(from)
+        }
+        None => crate::flow::builtin("existing")?
+            .code_sender()
+            .map(str::to_string)
+            .ok_or_else(|| {
+                bad_input("the built-in existing flow names no code sender: pass --from")
+            }),
     }
 }

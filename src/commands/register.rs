@@ -40,8 +40,10 @@ pub async fn run_register(settings: &RegisterSettings) -> Result<Credentials> {
             ("imap_ca", json!(settings.imap_ca)),
         ],
     )?;
-    // `activate` finishes this run later, perhaps after an upgrade: with today's flow.
-    run::record_flow(&journal, &crate::flow::builtin("activate")?)?;
+    // The flow that finishes this run later (`activate`), perhaps after an upgrade: today's.
+    if let Some(then) = &flow.then {
+        run::record_flow(&journal, &crate::flow::builtin(then)?)?;
+    }
     let mut retry = run::UserIdRetry::new(login);
     run::run_flow(
         &flow,

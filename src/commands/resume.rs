@@ -42,7 +42,7 @@ fn reopen(
         with.flow.as_deref(),
         with.force_flow,
     )?;
-    let flow = run::recorded_flow(&journal, journal.flow())?;
+    let flow = flow::recorded(&journal.dir, journal.flow())?;
     // A replaced flow may have steps the journal has never heard of.
     let ids: Vec<String> = flow.steps.iter().map(|s| s.id.clone()).collect();
     journal.add_steps(&ids)?;
@@ -65,7 +65,8 @@ fn reopen(
     } else {
         None
     };
-    if journal.flow() == "existing" {
+    // The existing-account flow signs in as the office, whose password is never stored.
+    if flow.needs("office_password") {
         vars.set("office_user", journal.input_text("office_user")?);
         let office_user = journal.input_text("office_user")?;
         let password = settings::read_secret_or_ask(
@@ -84,7 +85,7 @@ fn reopen(
         let entitlements: Vec<String> = journal
             .input("entitlements")
             .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_else(|| settings::entitlements(&[]).unwrap_or_default());
+            .unwrap_or_else(|| flow.default_entitlements.clone());
         vars.set_list("entitlements", entitlements);
     }
     Ok(Reopened {
@@ -150,10 +151,9 @@ fn conclude(r: &mut Reopened, with: &ContinueArgs) -> Result<()> {
         ));
         return Ok(());
     }
-    let status = if r.journal.flow() == "register" {
-        Status::PendingApproval
-    } else {
-        Status::Active
+    let status = match r.flow.ends {
+        flow::Ends::PendingApproval => Status::PendingApproval,
+        flow::Ends::Active => Status::Active,
     };
     run::finish(&mut r.journal, status)?;
     let creds = run::credentials_of(&r.journal, r.tin.digits(), &r.email, &r.creds);
@@ -164,15 +164,26 @@ fn conclude(r: &mut Reopened, with: &ContinueArgs) -> Result<()> {
 /// then meets "pending approval" (or the code page, once approved) instead of a refusal. A
 /// registration is never submitted twice.
 async fn registration_exists(r: &mut Reopened, with: &ContinueArgs) -> Result<bool> {
-    let profile_sent = r
-        .journal
+    let Some(then) = r.flow.then.clone() else {
+        return Ok(false);
+    };
+    // Reached: the step before it was done (or it is the first).
+    let done = |id: &str| {
+        r.journal
+            .steps
+            .iter()
+            .any(|s| s.id == id && s.status == Status::Done)
+    };
+    let reached = r
+        .flow
         .steps
         .iter()
-        .any(|s| s.id == "accept-terms-of-use" && s.status == Status::Done);
-    if !profile_sent {
+        .enumerate()
+        .any(|(i, s)| s.probe_on_resume && (i == 0 || done(&r.flow.steps[i - 1].id)));
+    if !reached {
         return Ok(false);
     }
-    let probe = run::recorded_flow(&r.journal, "activate")?;
+    let probe = flow::recorded(&r.journal.dir, &then)?;
     let sign_in = probe.steps[..1].to_vec();
     let probe = Flow {
         steps: sign_in,
@@ -196,7 +207,7 @@ async fn registration_exists(r: &mut Reopened, with: &ContinueArgs) -> Result<bo
     Ok(match outcome {
         Ok(_) => true,
         Err(err) => crate::error::page_said(&err)
-            .is_some_and(|s| s.text.to_lowercase().contains("pending approval")),
+            .is_some_and(|s| probe.outcome_of(&s.text) == Some(flow::PENDING_APPROVAL)),
     })
 }
 
@@ -214,7 +225,7 @@ pub async fn resume(args: ResumeArgs) -> Result<()> {
         crate::browser::release_profile(&r.journal.dir.join("browser"));
         return conclude(&mut r, &args.with);
     };
-    if r.journal.flow() == "register" && registration_exists(&mut r, &args.with).await? {
+    if registration_exists(&mut r, &args.with).await? {
         progress::note(&format!(
             "the portal already holds this registration (it says it is pending approval): \
              nothing is submitted again; once approved: cigna-setup activate {}",

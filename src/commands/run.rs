@@ -133,23 +133,6 @@ pub fn replace_recorded_flow(
     Ok(())
 }
 
-/// The flow named `name` as this run recorded it (see `record_flow`); a run from before runs
-/// recorded their flows gets the built-in one.
-pub fn recorded_flow(journal: &Journal, name: &str) -> Result<Flow> {
-    let path = journal.dir.join(format!("{name}.flow.toml"));
-    match std::fs::read_to_string(&path) {
-        Ok(text) => flow::parse(
-            &text,
-            &format!("the run's recorded flow {}", path.display()),
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => flow::builtin(name),
-        Err(e) => Err(error::environment(format!(
-            "cannot read the run's flow {}: {e}",
-            path.display()
-        ))),
-    }
-}
-
 /// The new login's credentials: given or generated, saved to the run before any step.
 pub fn new_credentials(login: &NewLogin) -> credentials::Credentials {
     credentials::make(
@@ -430,6 +413,7 @@ pub async fn run_flow_steps(
         "browser started and mailbox ready"
     );
     browser.set_dismiss(flow.dismiss.clone());
+    browser.set_error_pages(flow.error_pages.clone());
 
     let mut engine = Engine::new(
         &browser,

@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::model::{Action, Flow, Step};
+use super::model::{Action, Ends, Flow, Step};
 use super::vars;
 use crate::browser::{Among, Locator, Within};
 use crate::error;
@@ -27,6 +27,40 @@ pub fn builtin(name: &str) -> Result<Flow> {
         )));
     };
     parse(text, &format!("the built-in flow \"{name}\""))
+}
+
+/// An address as a mailbox search may quote it: name@domain, nothing that could end a quoted
+/// IMAP string.
+fn is_plain_address(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((name, domain)) => {
+            !name.is_empty()
+                && domain.contains('.')
+                && !domain.contains('@')
+                && s.chars().all(|c| {
+                    c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '(' | ')' | '<' | '>' | ',')
+                })
+        }
+        None => false,
+    }
+}
+
+/// The flow named `name` as a run recorded it in its directory (`<name>.flow.toml`: a run's
+/// later commands run the flow it started with); a run from before runs recorded their flows
+/// gets the built-in one.
+pub fn recorded(run_dir: &Path, name: &str) -> Result<Flow> {
+    let path = run_dir.join(format!("{name}.flow.toml"));
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse(
+            &text,
+            &format!("the run's recorded flow {}", path.display()),
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => builtin(name),
+        Err(e) => Err(error::environment(format!(
+            "cannot read the run's flow {}: {e}",
+            path.display()
+        ))),
+    }
 }
 
 pub fn from_file(path: &Path) -> Result<Flow> {
@@ -50,6 +84,16 @@ struct RawFlow {
     login_page: Option<String>,
     #[serde(default)]
     loading: Vec<String>,
+    #[serde(default, rename = "error-pages")]
+    error_pages: Vec<String>,
+    #[serde(default)]
+    outcomes: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    ends: Option<String>,
+    #[serde(default)]
+    then: Option<String>,
+    #[serde(default, rename = "default-entitlements")]
+    default_entitlements: Vec<String>,
     step: Vec<RawStep>,
 }
 
@@ -62,6 +106,8 @@ struct RawStep {
     guide: Option<String>,
     #[serde(default)]
     when: Option<String>,
+    #[serde(default, rename = "on-resume")]
+    on_resume: Option<String>,
     actions: Vec<Spanned<RawAction>>,
 }
 
@@ -95,6 +141,7 @@ struct RawAction {
     or: Option<Vec<String>>,
     resend: Option<RawTarget>,
     refused: Option<Vec<String>>,
+    from: Option<String>,
     into: Option<String>,
     secret: Option<bool>,
 }
@@ -195,8 +242,10 @@ impl RawAction {
         if self.next_page.is_some() && self.already_created.is_none() {
             bail!("`next-page` goes with `already-created`");
         }
-        if (self.resend.is_some() || self.refused.is_some()) && self.wait_for_code.is_none() {
-            bail!("`resend` and `refused` go with `wait-for-code`");
+        if (self.resend.is_some() || self.refused.is_some() || self.from.is_some())
+            && self.wait_for_code.is_none()
+        {
+            bail!("`from`, `resend` and `refused` go with `wait-for-code`");
         }
         let verbs = [
             self.goto.is_some(),
@@ -287,8 +336,21 @@ impl RawAction {
         } else if self.note_mailbox.is_some() {
             Action::NoteMailbox
         } else if let Some(to) = self.wait_for_code {
+            let from = self.from.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "`wait-for-code` needs `from = \"…\"`: the address the portal sends its \
+                     code emails from"
+                )
+            })?;
+            if !is_plain_address(&from) {
+                bail!(
+                    "`from = {}` is not an email address (name@domain, no spaces or quotes)",
+                    error::shown(&from)
+                );
+            }
             Action::WaitForCode {
                 to,
+                from,
                 into: into_name(self.into, "wait-for-code")?,
                 resend: self
                     .resend
@@ -576,11 +638,34 @@ pub fn parse(text: &str, origin: &str) -> Result<Flow> {
                 ));
             }
         }
+        let probe_on_resume = match raw_step.on_resume.as_deref() {
+            None => false,
+            Some("probe") if raw.then.is_some() => true,
+            Some("probe") => {
+                return Err(bad(
+                    id_at,
+                    format!(
+                        "step \"{id}\": on-resume = \"probe\" signs in with the flow that \
+                         finishes this one's runs: add `then = \"…\"` to the flow"
+                    ),
+                ))
+            }
+            Some(other) => {
+                return Err(bad(
+                    id_at,
+                    format!(
+                        "step \"{id}\": on-resume is \"probe\", not {}",
+                        error::shown(other)
+                    ),
+                ))
+            }
+        };
         steps.push(Step {
             id,
             title: raw_step.title,
             guide: raw_step.guide,
             when: raw_step.when,
+            probe_on_resume,
             actions,
         });
     }
@@ -600,12 +685,48 @@ pub fn parse(text: &str, origin: &str) -> Result<Flow> {
             }
         }
     }
+    let ends = match raw.ends.as_deref() {
+        None | Some("active") => Ends::Active,
+        Some("pending_approval") => Ends::PendingApproval,
+        Some(other) => {
+            return Err(error::bad_input(error::without_controls(&format!(
+                "{origin}: ends = {} is not a run status: use \"active\" or \"pending_approval\"",
+                error::shown(other)
+            ))))
+        }
+    };
+    if ends == Ends::PendingApproval && raw.then.is_none() {
+        return Err(error::bad_input(format!(
+            "{origin}: a flow that ends pending approval names the flow that finishes its runs \
+             (`then = \"activate\"`)"
+        )));
+    }
+    for (name, text) in &raw.outcomes {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            || text.trim().is_empty()
+        {
+            return Err(error::bad_input(error::without_controls(&format!(
+                "{origin}: outcome {} = {}: a name of lower-case letters, digits and `_`, and \
+                 the page's words",
+                error::shown(name),
+                error::shown(text)
+            ))));
+        }
+    }
     Ok(Flow {
         name: raw.flow,
         title: raw.title,
         dismiss,
         login_page: raw.login_page,
         loading: raw.loading,
+        error_pages: raw.error_pages,
+        outcomes: raw.outcomes.into_iter().collect(),
+        ends,
+        then: raw.then,
+        default_entitlements: raw.default_entitlements,
         steps,
         source: text.to_string(),
     })
@@ -615,6 +736,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Flow> {
 mod tests {
     use super::*;
     use crate::error::exit_code;
+    use crate::flow::model;
 
     fn load(name: &str) -> Result<Flow> {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -790,6 +912,87 @@ actions = [
             assert_eq!(exit_code(&err), 2, "{err:#}");
             assert!(format!("{err:#}").contains("`within` is"), "{err:#}");
         }
+    }
+
+    /// A one-step flow with these flow-level lines and this action, parsed.
+    fn one_step(head: &str, action: &str) -> Result<Flow> {
+        parse(
+            &format!(
+                "flow = \"f\"\ntitle = \"F\"\n{head}\n[[step]]\nid = \"s\"\ntitle = \"S\"\n\
+                 actions = [\n  {{ note-mailbox = true }},\n  {action},\n]\n"
+            ),
+            "test",
+        )
+    }
+
+    fn refused(head: &str, action: &str) -> String {
+        let err = one_step(head, action).expect_err(action);
+        assert_eq!(exit_code(&err), 2, "{err:#}");
+        format!("{err:#}")
+    }
+
+    #[test]
+    fn the_portals_words_are_the_flows_and_code_branches_on_their_names() {
+        let activate = builtin("activate").unwrap();
+        assert_eq!(
+            activate.outcome_of("Your registration is Pending Approval by your organization."),
+            Some(model::PENDING_APPROVAL)
+        );
+        assert_eq!(activate.outcome_of("Verify Your Identity"), None);
+        assert_eq!(
+            activate.code_sender(),
+            builtin("existing").unwrap().code_sender()
+        );
+        assert!(activate
+            .error_pages
+            .iter()
+            .any(|t| t == "Service Unavailable"));
+        let register = builtin("register").unwrap();
+        assert_eq!(register.ends, Ends::PendingApproval);
+        assert_eq!(register.then.as_deref(), Some("activate"));
+        let probes: Vec<_> = register
+            .steps
+            .iter()
+            .filter(|s| s.probe_on_resume)
+            .map(|s| s.id.as_str())
+            .collect();
+        assert_eq!(probes, ["review-submit"]);
+        let existing = builtin("existing").unwrap();
+        assert_eq!(existing.ends, Ends::Active);
+        assert!(existing.needs("office_password") && !register.needs("office_password"));
+
+        // The sender of code emails is the flow's to give, as a plain address.
+        let ok =
+            r#"{ wait-for-code = "{email}", from = "no-reply@portal.example", into = "code" }"#;
+        assert_eq!(
+            one_step("", ok).unwrap().code_sender(),
+            Some("no-reply@portal.example")
+        );
+        let msg = refused("", r#"{ wait-for-code = "{email}", into = "code" }"#);
+        assert!(msg.contains("needs `from"), "{msg}");
+        let msg = refused(
+            "",
+            r#"{ wait-for-code = "{email}", from = 'x" OR ALL "@a.b', into = "code" }"#,
+        );
+        assert!(msg.contains("is not an email address"), "{msg}");
+        // A status it cannot end in, pending approval with nothing to finish it, a probe
+        // without a flow to probe with, and an outcome named like text.
+        let msg = refused("ends = \"approved\"", ok);
+        assert!(msg.contains("is not a run status"), "{msg}");
+        let msg = refused("ends = \"pending_approval\"", ok);
+        assert!(msg.contains("then = \"activate\""), "{msg}");
+        let probe = parse(
+            "flow = \"f\"\ntitle = \"F\"\n[[step]]\nid = \"s\"\ntitle = \"S\"\n\
+             on-resume = \"probe\"\nactions = [{ expect = \"x\" }]\n",
+            "test",
+        )
+        .unwrap_err();
+        assert!(format!("{probe:#}").contains("add `then"), "{probe:#}");
+        let msg = refused(
+            "[outcomes]\n\"Pending Approval\" = \"pending approval\"",
+            ok,
+        );
+        assert!(msg.contains("lower-case letters"), "{msg}");
     }
 
     #[test]

@@ -9,6 +9,6 @@ mod load;
 mod model;
 pub mod vars;
 
-pub use load::{builtin, from_file, parse, BUILTIN};
-pub use model::{Action, Flow, Step};
+pub use load::{builtin, from_file, parse, recorded, BUILTIN};
+pub use model::{Action, Ends, Flow, Step, PENDING_APPROVAL};
 pub use vars::Vars;

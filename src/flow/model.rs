@@ -14,10 +14,33 @@ pub struct Flow {
     /// Texts the portal shows while it is still fetching (a "Loading…" row): a look that a
     /// decision rests on waits until none shows.
     pub loading: Vec<String>,
+    /// Texts of the portal's error pages (HTTP 5xx): a wait that meets one reloads the page.
+    pub error_pages: Vec<String>,
+    /// Refusals the tool acts on, by name: the outcome's name and a text of the page's words
+    /// (`pending_approval` ← "pending approval"). Code branches on names, never on texts.
+    pub outcomes: Vec<(String, String)>,
+    /// What a run of this flow is once every step is done.
+    pub ends: Ends,
+    /// The flow that finishes this flow's runs later (`activate` after `register`).
+    pub then: Option<String>,
+    /// The entitlements given when no `--entitlement` says otherwise (the setup guide's).
+    pub default_entitlements: Vec<String>,
     pub steps: Vec<Step>,
     /// The flow file's text, as parsed: what a run records, so that resuming it after the
     /// built-in flow changed (an upgrade) or the file was edited runs the same steps.
     pub source: String,
+}
+
+/// The outcome of a registration waiting for its access manager's approval.
+pub const PENDING_APPROVAL: &str = "pending_approval";
+
+/// What a run is once its flow's every step is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ends {
+    /// The new login works.
+    Active,
+    /// The request waits for the organization's access manager; the `then` flow finishes it.
+    PendingApproval,
 }
 
 #[derive(Debug, Clone)]
@@ -30,6 +53,10 @@ pub struct Step {
     /// Run only when the page shows this text (a page the portal shows only sometimes, like
     /// the office's own identity check); otherwise the step is recorded as skipped.
     pub when: Option<String>,
+    /// The step's effect may stand in the portal though the step never finished (a submitted
+    /// registration): a resumed run that reached it first asks the `then` flow's sign-in
+    /// whether it did (`on-resume = "probe"`).
+    pub probe_on_resume: bool,
     pub actions: Vec<Action>,
 }
 
@@ -79,12 +106,14 @@ pub enum Action {
     },
     /// Note where the mailbox stands, just before the click that sends a code.
     NoteMailbox,
-    /// Wait for the code emailed to `to` since the note, into `captured.<into>`. With `resend`:
+    /// Wait for the code emailed to `to` by `from` since the note, into `captured.<into>`. With `resend`:
     /// no code by half the code timeout → click it once and keep waiting. With `refused`: when
     /// a later action of the step fails because the page says one of these, wait for a newer
     /// code and do the rest of the step again, once.
     WaitForCode {
         to: String,
+        /// The portal's sender: only its emails are read for a code.
+        from: String,
         into: String,
         resend: Option<Locator>,
         refused: Vec<String>,
@@ -224,8 +253,74 @@ impl Step {
 }
 
 impl Flow {
+    /// The sender of the flow's code emails (its first `wait-for-code`'s `from`).
+    pub fn code_sender(&self) -> Option<&str> {
+        self.steps
+            .iter()
+            .flat_map(|s| &s.actions)
+            .find_map(|a| match a {
+                Action::WaitForCode { from, .. } => Some(from.as_str()),
+                _ => None,
+            })
+    }
+
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.id == id)
+    }
+
+    /// The named outcome of what the page said, if the flow names one for it.
+    pub fn outcome_of(&self, page_said: &str) -> Option<&str> {
+        let said = page_said.to_lowercase();
+        self.outcomes
+            .iter()
+            .find(|(_, text)| said.contains(&text.to_lowercase()))
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// `--entitlement` values, checked against the names the flow's entitlements page offers
+    /// (the `check-exactly` that ticks `{entitlements}`) and spelled as it does; the flow's
+    /// default set when none is given.
+    pub fn choose_entitlements(&self, given: &[String]) -> anyhow::Result<Vec<String>> {
+        if given.is_empty() {
+            return Ok(self.default_entitlements.clone());
+        }
+        let offered = self
+            .steps
+            .iter()
+            .flat_map(|s| &s.actions)
+            .find_map(|a| match a {
+                Action::CheckExactly {
+                    among: Among::Names(names),
+                    checked,
+                } if checked.iter().any(|c| c == "{entitlements}") => Some(names.as_slice()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let mut out: Vec<String> = Vec::new();
+        for e in given {
+            let Some(known) = offered.iter().find(|k| k.eq_ignore_ascii_case(e.trim())) else {
+                return Err(crate::error::bad_input(format!(
+                    "--entitlement {} is not one of the portal's entitlements: {}",
+                    crate::error::shown(e),
+                    offered
+                        .iter()
+                        .map(|k| format!("\"{k}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            };
+            if !out.iter().any(|o| o == known) {
+                out.push(known.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether some step uses the variable `name` (the office's password, say).
+    pub fn needs(&self, name: &str) -> bool {
+        self.steps
+            .iter()
+            .any(|s| s.inputs().iter().any(|i| i == name))
     }
 
     /// Where a run re-enters the portal to redo step `index`: the nearest step at or before it

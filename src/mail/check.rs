@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::connect;
-use super::{MailboxConfig, PORTAL_SENDER};
+use super::MailboxConfig;
 use crate::error::environment;
 
 /// A mailbox as the tool sees it.
@@ -22,7 +22,8 @@ pub struct MailboxCheck {
 }
 
 /// Connects, logs in, selects the folder, lists the folders and counts the portal's messages.
-pub fn check(config: &MailboxConfig) -> anyhow::Result<MailboxCheck> {
+/// `from`: the portal's sender (a plain address: it is quoted in a SEARCH).
+pub fn check(config: &MailboxConfig, from: &str) -> anyhow::Result<MailboxCheck> {
     let url = config.url.to_string();
     let (mut session, selected) = connect::open(config)?;
     let fail = |what: &str, e: imap::Error| environment(format!("{what} failed at {url}: {e}"));
@@ -34,7 +35,7 @@ pub fn check(config: &MailboxConfig) -> anyhow::Result<MailboxCheck> {
         .collect();
     let messages = session.search("ALL").map_err(|e| fail("SEARCH", e))?.len() as u32;
     let from_portal = session
-        .search(format!("FROM \"{PORTAL_SENDER}\""))
+        .search(format!("FROM \"{from}\""))
         .map_err(|e| fail("SEARCH", e))?
         .len() as u32;
     let _ = session.logout();

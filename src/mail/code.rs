@@ -477,7 +477,7 @@ mod tests {
         assert_eq!(message.code.as_deref(), Some("482913"));
         assert_eq!(message.from, ["no-reply@cignaforhcp.cigna.com"]);
         assert_eq!(message.to, ["office.admin@zuub.com"]);
-        assert_eq!(message.subject, crate::mail::PORTAL_SUBJECT);
+        assert_eq!(message.subject, "Your Cigna for HCP verification code");
         assert_eq!(
             message.date.as_deref(),
             Some("Wed, 21 Jan 2026 09:14:07 -0600")
@@ -529,7 +529,7 @@ mod tests {
     #[test]
     fn encoded_word_subject_and_cc_recipient() {
         let message = parse_message(&fixture("encoded-subject.eml")).unwrap();
-        assert_eq!(message.subject, crate::mail::PORTAL_SUBJECT);
+        assert_eq!(message.subject, "Your Cigna for HCP verification code");
         assert_eq!(message.code.as_deref(), Some("907733"));
         assert_eq!(message.to, ["front.desk@zuub.com", "office.admin@zuub.com"]);
     }

@@ -60,15 +60,16 @@ impl Mailbox {
         Ok(Mark { at, folders })
     }
 
-    /// Waits for the newest message since the mark from the portal's sender to `to`, with a
+    /// Waits for the newest message since the mark from `from` (the portal's sender) to `to`, with a
     /// code that has not expired; see `matching` for the rules and the timeout message (exit 4).
     pub async fn wait_code(
         &self,
         mark: &Mark,
         to: &str,
+        from: &str,
         timeout: Duration,
     ) -> anyhow::Result<VerificationCode> {
-        self.wait_newer_code(mark, to, timeout, &[]).await
+        self.wait_newer_code(mark, to, from, timeout, &[]).await
     }
 
     /// As `wait_code`, for a code newer than every one in `used` (codes the portal was given
@@ -77,6 +78,7 @@ impl Mailbox {
         &self,
         mark: &Mark,
         to: &str,
+        from: &str,
         timeout: Duration,
         used: &[VerificationCode],
     ) -> anyhow::Result<VerificationCode> {
@@ -86,7 +88,7 @@ impl Mailbox {
                  account's email address"
             )));
         }
-        let mut wanted = Wanted::new(to, mark.at);
+        let mut wanted = Wanted::new(to, from, mark.at);
         wanted.used = used.to_vec();
         let mut waits: FuturesUnordered<_> = self
             .folders

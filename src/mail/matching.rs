@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::{
-    FolderMark, MailboxUrl, ParsedMessage, VerificationCode, CODE_LIFETIME, PORTAL_SENDER,
-};
+use super::{FolderMark, MailboxUrl, ParsedMessage, VerificationCode, CODE_LIFETIME};
 
 /// Clock-skew allowance between this machine and the mail server for the arrival-time check.
 pub(crate) const CLOCK_SKEW_SECS: i64 = 60;
@@ -18,6 +16,8 @@ pub(crate) const CLOCK_SKEW_SECS: i64 = 60;
 #[derive(Debug, Clone)]
 pub(crate) struct Wanted {
     pub to: String,
+    /// The portal's sender (the flow's `from`), compared without case.
+    pub from: String,
     /// Oldest acceptable INTERNALDATE, in Unix seconds.
     pub not_before: i64,
     /// A message sent or arrived before this (Unix seconds) carries an expired code.
@@ -30,13 +30,14 @@ pub(crate) struct Wanted {
 }
 
 impl Wanted {
-    pub fn new(to: &str, at: time::OffsetDateTime) -> Wanted {
+    pub fn new(to: &str, from: &str, at: time::OffsetDateTime) -> Wanted {
         // INTERNALDATE has whole seconds and the server's clock; the mark is ours, with
         // nanoseconds. Comparing at second resolution with a skew allowance keeps the real
         // email; the UID mark (taken before the click) is what guarantees the order, so this
         // check only has to keep out messages that are clearly older.
         Wanted {
             to: to.trim().to_ascii_lowercase(),
+            from: from.trim().to_ascii_lowercase(),
             not_before: at.unix_timestamp() - CLOCK_SKEW_SECS,
             expired_before: time::OffsetDateTime::now_utc().unix_timestamp()
                 - CODE_LIFETIME.as_secs() as i64,
@@ -87,7 +88,7 @@ impl Arrival {
         if !message
             .from
             .iter()
-            .any(|a| a.eq_ignore_ascii_case(PORTAL_SENDER))
+            .any(|a| a.eq_ignore_ascii_case(&wanted.from))
         {
             Verdict::OtherSender
         } else if !message.to.contains(&wanted.to) {
@@ -178,10 +179,11 @@ pub(crate) fn timeout_message(
         let _ = write!(
             out,
             ". Since the code was requested (UIDNEXT {} at {since}) {} new message{} arrived, \
-             {from_portal} from the portal's sender {PORTAL_SENDER}:",
+             {from_portal} from the portal's sender {}:",
             mark.uid_next,
             seen.len(),
             if seen.len() == 1 { "" } else { "s" },
+            wanted.from,
         );
         for arrival in seen.values().take(LISTED) {
             let _ = write!(
@@ -237,6 +239,9 @@ fn describe(arrival: &Arrival, wanted: &Wanted) -> String {
 mod tests {
     use super::*;
 
+    /// The portal's sender, as a flow's `wait-for-code` names it.
+    const SENDER: &str = "no-reply@portal.example";
+
     fn mark() -> FolderMark {
         FolderMark {
             folder: "INBOX".into(),
@@ -257,7 +262,7 @@ mod tests {
             message: Some(ParsedMessage {
                 from: vec![from.into()],
                 to: vec![to.into()],
-                subject: super::super::PORTAL_SUBJECT.into(),
+                subject: "Your verification code".into(),
                 date: None,
                 sent: None,
                 code: code.map(Into::into),
@@ -269,10 +274,10 @@ mod tests {
     fn picks_the_newest_match_and_explains_the_rest() {
         let mark = mark();
         let at = marked_at().unix_timestamp();
-        let wanted = Wanted::new(" Office.Admin@zuub.com ", marked_at());
+        let wanted = Wanted::new(" Office.Admin@zuub.com ", SENDER, marked_at());
         let mut seen = BTreeMap::new();
         for a in [
-            arrival(10, PORTAL_SENDER, "other@zuub.com", at, Some("111111")),
+            arrival(10, SENDER, "other@zuub.com", at, Some("111111")),
             arrival(
                 11,
                 "someone@else.com",
@@ -280,14 +285,8 @@ mod tests {
                 at,
                 Some("222222"),
             ),
-            arrival(
-                12,
-                PORTAL_SENDER,
-                "office.admin@zuub.com",
-                at - 61,
-                Some("333333"),
-            ),
-            arrival(13, PORTAL_SENDER, "office.admin@zuub.com", at, None),
+            arrival(12, SENDER, "office.admin@zuub.com", at - 61, Some("333333")),
+            arrival(13, SENDER, "office.admin@zuub.com", at, None),
         ] {
             seen.insert(a.uid, a);
         }
@@ -305,11 +304,11 @@ mod tests {
             "no verification code for office.admin@zuub.com",
             "within 2s",
             "UIDNEXT 10 at 15:14:07 UTC",
-            "4 new messages arrived, 3 from the portal's sender",
-            "UID 10: from no-reply@cignaforhcp.cigna.com to other@zuub.com: a code, but not for",
+            "4 new messages arrived, 3 from the portal's sender no-reply@portal.example:",
+            "UID 10: from no-reply@portal.example to other@zuub.com: a code, but not for",
             "UID 11: from someone@else.com to office.admin@zuub.com: not from the portal's sender",
-            "UID 12: from no-reply@cignaforhcp.cigna.com to office.admin@zuub.com: arrived before",
-            "UID 13: from no-reply@cignaforhcp.cigna.com to office.admin@zuub.com: no 6-digit code",
+            "UID 12: from no-reply@portal.example to office.admin@zuub.com: arrived before",
+            "UID 13: from no-reply@portal.example to office.admin@zuub.com: no 6-digit code",
         ] {
             assert!(message.contains(part), "{part:?} not in {message}");
         }
@@ -320,23 +319,11 @@ mod tests {
         // Within the skew allowance (the server's clock a bit behind ours) still counts.
         seen.insert(
             14,
-            arrival(
-                14,
-                PORTAL_SENDER,
-                "office.admin@zuub.com",
-                at - 59,
-                Some("444444"),
-            ),
+            arrival(14, SENDER, "office.admin@zuub.com", at - 59, Some("444444")),
         );
         seen.insert(
             15,
-            arrival(
-                15,
-                PORTAL_SENDER,
-                "office.admin@zuub.com",
-                at,
-                Some("555555"),
-            ),
+            arrival(15, SENDER, "office.admin@zuub.com", at, Some("555555")),
         );
         assert_eq!(best(&seen, &wanted, "INBOX").unwrap().code, "555555");
         seen.remove(&15);
@@ -347,27 +334,28 @@ mod tests {
     #[test]
     fn a_used_code_and_an_expired_one_are_never_picked() {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let mut wanted = Wanted::new("office.admin@zuub.com", time::OffsetDateTime::UNIX_EPOCH);
+        let mut wanted = Wanted::new(
+            "office.admin@zuub.com",
+            SENDER,
+            time::OffsetDateTime::UNIX_EPOCH,
+        );
         let to = "office.admin@zuub.com";
         let mut seen = BTreeMap::new();
-        seen.insert(
-            20,
-            arrival(20, PORTAL_SENDER, to, now - 25 * 3600, Some("121212")),
-        );
+        seen.insert(20, arrival(20, SENDER, to, now - 25 * 3600, Some("121212")));
         assert!(best(&seen, &wanted, "INBOX").is_none(), "arrived 25 h ago");
-        let mut sent_long_ago = arrival(21, PORTAL_SENDER, to, now, Some("343434"));
+        let mut sent_long_ago = arrival(21, SENDER, to, now, Some("343434"));
         sent_long_ago.message.as_mut().unwrap().sent = Some(now - 2 * 24 * 3600);
         seen.insert(21, sent_long_ago);
         assert!(best(&seen, &wanted, "INBOX").is_none(), "sent two days ago");
-        seen.insert(22, arrival(22, PORTAL_SENDER, to, now, Some("565656")));
-        seen.insert(23, arrival(23, PORTAL_SENDER, to, now, Some("787878")));
+        seen.insert(22, arrival(22, SENDER, to, now, Some("565656")));
+        seen.insert(23, arrival(23, SENDER, to, now, Some("787878")));
         wanted.folder = "INBOX".into();
         let entered = best(&seen, &wanted, "INBOX").unwrap();
         assert_eq!(entered.code, "787878");
         // Entered (and refused): never again, nor the older 565656; a newer message counts.
         wanted.used.push(entered);
         assert!(best(&seen, &wanted, "INBOX").is_none());
-        seen.insert(24, arrival(24, PORTAL_SENDER, to, now, Some("909090")));
+        seen.insert(24, arrival(24, SENDER, to, now, Some("909090")));
         assert_eq!(best(&seen, &wanted, "INBOX").unwrap().code, "909090");
         seen.remove(&24);
         let url: MailboxUrl = "imaps://codes@127.0.0.1".parse().unwrap();
@@ -379,8 +367,8 @@ mod tests {
             &url,
             Duration::from_secs(9),
         );
-        assert!(message.contains("UID 20: from no-reply@cignaforhcp.cigna.com to office.admin@zuub.com: sent more than 24 hours ago"), "{message}");
-        assert!(message.contains("UID 21: ") && message.contains("UID 23: from no-reply@cignaforhcp.cigna.com to office.admin@zuub.com: a code this run entered already"), "{message}");
+        assert!(message.contains("UID 20: from no-reply@portal.example to office.admin@zuub.com: sent more than 24 hours ago"), "{message}");
+        assert!(message.contains("UID 21: ") && message.contains("UID 23: from no-reply@portal.example to office.admin@zuub.com: a code this run entered already"), "{message}");
         for code in ["121212", "343434", "565656", "787878"] {
             assert!(!message.contains(code), "{message}");
         }
@@ -393,11 +381,11 @@ mod tests {
     fn the_latest_sent_code_wins_over_a_late_older_email() {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let to = "office.admin@zuub.com";
-        let mut wanted = Wanted::new(to, time::OffsetDateTime::UNIX_EPOCH);
+        let mut wanted = Wanted::new(to, SENDER, time::OffsetDateTime::UNIX_EPOCH);
         wanted.folder = "INBOX".into();
-        let mut resent = arrival(11, PORTAL_SENDER, to, now, Some("222222"));
+        let mut resent = arrival(11, SENDER, to, now, Some("222222"));
         resent.message.as_mut().unwrap().sent = Some(now - 10);
-        let mut late_first = arrival(12, PORTAL_SENDER, to, now, Some("111111"));
+        let mut late_first = arrival(12, SENDER, to, now, Some("111111"));
         late_first.message.as_mut().unwrap().sent = Some(now - 200);
         let mut seen = BTreeMap::new();
         seen.insert(11, resent);
@@ -416,7 +404,7 @@ mod tests {
     #[test]
     fn nothing_arrived() {
         let mark = mark();
-        let wanted = Wanted::new("office.admin@zuub.com", marked_at());
+        let wanted = Wanted::new("office.admin@zuub.com", SENDER, marked_at());
         let url: MailboxUrl = "imaps://codes@zuub.com@127.0.0.1:993".parse().unwrap();
         let message = timeout_message(
             &BTreeMap::new(),

@@ -21,8 +21,6 @@ pub use url::{MailboxUrl, Security};
 
 use crate::secrets::Secret;
 
-pub const PORTAL_SENDER: &str = "no-reply@cignaforhcp.cigna.com";
-pub const PORTAL_SUBJECT: &str = "Your Cigna for HCP verification code";
 /// How long the portal's codes are valid ("Codes expire after 24hr"): an older one is never
 /// entered.
 pub const CODE_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);

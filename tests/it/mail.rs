@@ -5,13 +5,14 @@ use std::time::{Duration, Instant};
 
 use cigna_setup::dovecot::{Dovecot, DovecotOptions};
 use cigna_setup::error::exit_code;
-use cigna_setup::mail::{
-    append, ImapAuth, Mailbox, MailboxConfig, MailboxUrl, Mark, PORTAL_SENDER,
-};
+use cigna_setup::mail::{append, ImapAuth, Mailbox, MailboxConfig, MailboxUrl, Mark};
 use cigna_setup::secrets::Secret;
 
 use crate::support::dovecot::{code_email, recorded_email, start, MAILBOX_PASSWORD, MAILBOX_USER};
 
+/// The portal's sender and subject (portal-contract.md), as these tests' emails carry them.
+const PORTAL_SENDER: &str = "no-reply@cignaforhcp.cigna.com";
+const PORTAL_SUBJECT: &str = "Your Cigna for HCP verification code";
 const OFFICE: &str = "office.admin@zuub.com";
 const OTHER_OFFICE: &str = "front.desk@smiles.example";
 
@@ -50,7 +51,7 @@ fn no_code_email(to: &str) -> Vec<u8> {
     format!(
         "From: Cigna for HCP <{PORTAL_SENDER}>\r\nTo: {to}\r\nSubject: {}\r\n\r\nWe could not \
          send a verification code right now. Please select Resend code.\r\n",
-        cigna_setup::mail::PORTAL_SUBJECT
+        PORTAL_SUBJECT
     )
     .into_bytes()
 }
@@ -73,7 +74,12 @@ async fn deliver_and_wait(
     let (found, delivered) = tokio::join!(
         async {
             let found = mailbox
-                .wait_code(&mark, "Office.Admin@ZUUB.com", Duration::from_secs(30))
+                .wait_code(
+                    &mark,
+                    "Office.Admin@ZUUB.com",
+                    PORTAL_SENDER,
+                    Duration::from_secs(30),
+                )
                 .await;
             (found, Instant::now())
         },
@@ -86,7 +92,7 @@ async fn deliver_and_wait(
         found_at.saturating_duration_since(delivered),
         found.uid
     );
-    assert_eq!(found.subject, cigna_setup::mail::PORTAL_SUBJECT);
+    assert_eq!(found.subject, PORTAL_SUBJECT);
     found.code
 }
 
@@ -114,7 +120,12 @@ async fn finds_the_code_for_the_right_recipient_among_decoys() {
     )
     .await;
     let found = mailbox
-        .wait_code(&mark, "Office.Admin@ZUUB.com", Duration::from_secs(30))
+        .wait_code(
+            &mark,
+            "Office.Admin@ZUUB.com",
+            PORTAL_SENDER,
+            Duration::from_secs(30),
+        )
         .await
         .unwrap_or_else(|e| panic!("no code: {e:#}"));
     assert_eq!(found.code, "482913");
@@ -219,7 +230,7 @@ async fn timeout_with_only_decoys_says_what_was_seen() {
     )
     .await;
     let err = mailbox
-        .wait_code(&mark, OFFICE, Duration::from_secs(2))
+        .wait_code(&mark, OFFICE, PORTAL_SENDER, Duration::from_secs(2))
         .await
         .expect_err("only decoys arrived");
     let message = format!("{err:#}");
@@ -251,7 +262,7 @@ async fn dropping_a_waiting_mailbox_logs_out() {
     let before = logged_out();
     {
         // Abandon a wait in the middle of IDLE, then drop the mailbox.
-        let wait = mailbox.wait_code(&mark, OFFICE, Duration::from_secs(600));
+        let wait = mailbox.wait_code(&mark, OFFICE, PORTAL_SENDER, Duration::from_secs(600));
         let _ = tokio::time::timeout(Duration::from_millis(300), wait).await;
     }
     let dropped = Instant::now();
@@ -308,7 +319,7 @@ fn base64_html_email(to: &str, code: &str) -> Vec<u8> {
         "From: Cigna for HCP <{PORTAL_SENDER}>\r\nTo: {to}\r\nSubject: {}\r\nDate: {}\r\n\
          MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\
          Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
-        cigna_setup::mail::PORTAL_SUBJECT,
+        PORTAL_SUBJECT,
         crate::support::dovecot::rfc2822_now(),
         lines.join("\r\n")
     )
@@ -345,7 +356,7 @@ async fn the_right_code_whatever_the_email_looks_like() {
         )
         .await;
         let found = mailbox
-            .wait_code(&mark, OFFICE, Duration::from_secs(20))
+            .wait_code(&mark, OFFICE, PORTAL_SENDER, Duration::from_secs(20))
             .await
             .unwrap_or_else(|e| panic!("{want}: {e:#}"));
         assert_eq!(found.code, want);
@@ -367,7 +378,7 @@ async fn an_expired_code_is_never_used() {
     )
     .await;
     let err = mailbox
-        .wait_code(&mark, OFFICE, Duration::from_secs(2))
+        .wait_code(&mark, OFFICE, PORTAL_SENDER, Duration::from_secs(2))
         .await
         .expect_err("the only code has expired");
     assert_eq!(exit_code(&err), 4);
@@ -392,18 +403,18 @@ async fn a_used_code_is_never_returned_again() {
     )
     .await;
     let first = mailbox
-        .wait_code(&mark, OFFICE, Duration::from_secs(20))
+        .wait_code(&mark, OFFICE, PORTAL_SENDER, Duration::from_secs(20))
         .await
         .unwrap();
     assert_eq!(first.code, "200002");
     let used = [first];
     let err = mailbox
-        .wait_newer_code(&mark, OFFICE, Duration::from_secs(2), &used)
+        .wait_newer_code(&mark, OFFICE, PORTAL_SENDER, Duration::from_secs(2), &used)
         .await
         .expect_err("no newer email yet; the older 100001 does not count");
     assert_eq!(exit_code(&err), 4, "{err:#}");
     let (found, _) = tokio::join!(
-        mailbox.wait_newer_code(&mark, OFFICE, Duration::from_secs(20), &used),
+        mailbox.wait_newer_code(&mark, OFFICE, PORTAL_SENDER, Duration::from_secs(20), &used),
         deliver(&config, vec![code_email(PORTAL_SENDER, OFFICE, "300003")])
     );
     assert_eq!(found.unwrap().code, "300003");
@@ -434,7 +445,7 @@ async fn watches_several_folders() {
     let mark = mailbox.mark().await.unwrap();
     assert_eq!(mark.folders.len(), 2);
     let (found, _, _) = tokio::join!(
-        mailbox.wait_code(&mark, OFFICE, Duration::from_secs(20)),
+        mailbox.wait_code(&mark, OFFICE, PORTAL_SENDER, Duration::from_secs(20)),
         deliver(
             &inbox,
             vec![code_email(PORTAL_SENDER, OTHER_OFFICE, "222222")]
@@ -475,7 +486,7 @@ async fn a_server_restart_mid_wait_is_survived() {
     let before = logins();
     // The wait's request is sent when join! first polls it; the restart cuts its connection.
     let (found, _restarted) = tokio::join!(
-        mailbox.wait_code(&mark, OFFICE, Duration::from_secs(60)),
+        mailbox.wait_code(&mark, OFFICE, PORTAL_SENDER, Duration::from_secs(60)),
         async {
             let restarted = tokio::task::spawn_blocking(move || {
                 let started = Instant::now();

@@ -58,6 +58,21 @@ async fn mail_check_reports_folders_idle_and_the_portals_messages() {
     let out = mail(&world, "check").run().await;
     out.assert_code(0);
     assert!(out.stdout.contains("IDLE: offered"), "{}", out.stdout);
+    // The sender is the built-in flow's unless --from names another; a quote could end the
+    // SEARCH's quoted string, so it is refused.
+    let out = mail(&world, "check")
+        .flag("--from", "alerts@other-portal.example")
+        .arg("--json")
+        .run()
+        .await;
+    out.assert_code(0);
+    assert_eq!(out.json()["from_portal"], 0);
+    let out = mail(&world, "check")
+        .flag("--from", "x\" OR ALL \"@a.example")
+        .run()
+        .await;
+    out.assert_code(2);
+    assert!(out.stderr.contains("--from"), "{}", out.stderr);
 
     let wrong = Cli::new("mail")
         .arg("check")

@@ -42,7 +42,7 @@ pub fn code_email(from: &str, to: &str, code: &str) -> Vec<u8> {
          \r\n\
          <p>Your verification code is:</p><p style=3D\"font-size:28px\"><span>{head}</span><span>{tail}</span></p>\r\n\
          --b1--\r\n",
-        subject = cigna_setup::mail::PORTAL_SUBJECT,
+        subject = "Your Cigna for HCP verification code",
         date = rfc2822_now(),
     )
     .into_bytes()
