@@ -4,15 +4,14 @@
 
 use std::time::Duration;
 
-use cigna_setup::fixture::{
+use cigna_fixture::{
     Fault, PortalConfig, RunningPortal, Skin, PENDING_APPROVAL, SERVER_ERROR, SESSION_EXPIRED,
     USER_ID_TAKEN, WRONG_CODE,
 };
 use cigna_setup::mail::Mailbox;
-use cigna_setup::secrets::Secret;
 use serde_json::json;
 
-use crate::support::dovecot::{start, MAILBOX_USER};
+use crate::support::dovecot::{append_to, start, DovecotMailbox as _, MAILBOX_USER};
 use crate::support::portal::{
     http_get, http_post_form, request_with, visible_text, Client, HttpResponse,
 };
@@ -26,7 +25,7 @@ const PASSWORD: &str = "Zuub#Secure2026";
 fn config() -> PortalConfig {
     PortalConfig {
         office_tins: vec!["123456789".into(), "98-7654321".into()],
-        ..PortalConfig::new(Secret::new(OFFICE_PASSWORD))
+        ..PortalConfig::new(OFFICE_PASSWORD)
     }
 }
 
@@ -639,8 +638,8 @@ async fn code_emails_reach_the_mailbox_among_decoys() {
     let dovecot = tokio::task::spawn_blocking(|| start(true)).await.unwrap();
     let mailbox_config = dovecot.mailbox(MAILBOX_USER);
     let portal = RunningPortal::start(PortalConfig {
-        mailbox: Some(mailbox_config.clone()),
-        late_render_max_ms: cigna_setup::fixture::DEFAULT_LATE_RENDER_MAX_MS,
+        deliver: Some(append_to(mailbox_config.clone())),
+        late_render_max_ms: cigna_fixture::DEFAULT_LATE_RENDER_MAX_MS,
         ..config()
     })
     .await
@@ -1370,7 +1369,7 @@ async fn drop_first_email_loses_the_first_code_email_and_delivers_the_resend() {
     let dovecot = tokio::task::spawn_blocking(|| start(true)).await.unwrap();
     let mailbox_config = dovecot.mailbox(MAILBOX_USER);
     let portal = RunningPortal::start(PortalConfig {
-        mailbox: Some(mailbox_config.clone()),
+        deliver: Some(append_to(mailbox_config.clone())),
         faults: vec![Fault::DropFirstEmail],
         office_2fa: false,
         ..config()

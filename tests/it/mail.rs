@@ -3,14 +3,16 @@
 
 use std::time::{Duration, Instant};
 
-use cigna_setup::dovecot::{Dovecot, DovecotOptions};
+use cigna_fixture::dovecot::{Dovecot, DovecotOptions};
 use cigna_setup::error::exit_code;
 use cigna_setup::mail::{
     append, ImapAuth, Mailbox, MailboxConfig, MailboxUrl, Mark, PORTAL_SENDER,
 };
 use cigna_setup::secrets::Secret;
 
-use crate::support::dovecot::{code_email, recorded_email, start, MAILBOX_PASSWORD, MAILBOX_USER};
+use crate::support::dovecot::{
+    code_email, recorded_email, start, DovecotMailbox as _, MAILBOX_PASSWORD, MAILBOX_USER,
+};
 
 const OFFICE: &str = "office.admin@zuub.com";
 const OTHER_OFFICE: &str = "front.desk@smiles.example";
