@@ -18,7 +18,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use cigna_setup::dovecot::{Dovecot, DovecotOptions};
+use cigna_fixture::dovecot::{Dovecot, DovecotOptions};
 use cigna_setup::mail::{Appender, Mailbox};
 
 /// The portal's sender and subject, as the bench's emails carry them.
@@ -58,7 +58,7 @@ async fn measure(
     .await
     .unwrap()
     .expect("Dovecot must start (apt-get install -y dovecot-imapd)");
-    let mut config = dovecot.mailbox(USER);
+    let mut config = support::mailbox(&dovecot, USER);
     config.poll_every = poll_every;
     let mailbox = Mailbox::open(config.clone());
     mailbox.ready().await.expect("mailbox ready");

@@ -14,11 +14,11 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cigna_setup::dovecot::{Dovecot, DovecotOptions};
-use cigna_setup::fixture::{PortalConfig, RunningPortal};
-use cigna_setup::secrets::Secret;
+use cigna_fixture::dovecot::{Dovecot, DovecotOptions};
+use cigna_fixture::{PortalConfig, RunningPortal};
 
 const OFFICE_PASSWORD: &str = "Office#Pass2026";
 const MAILBOX_PASSWORD: &str = "bench-mailbox-pw";
@@ -194,12 +194,15 @@ fn main() {
         .await
         .unwrap()
         .expect("Dovecot");
+        let mailbox = support::mailbox(&dovecot, "codes");
         let portal = RunningPortal::start(PortalConfig {
             office_user: "office.manager".into(),
-            office_password: Secret::new(OFFICE_PASSWORD),
+            office_password: OFFICE_PASSWORD.into(),
             office_tins: vec!["123456789".into(), "987654321".into()],
             office_name: "Zuub Family Dental".into(),
-            mailbox: Some(dovecot.mailbox("codes")),
+            deliver: Some(Arc::new(move |raw: &[u8]| {
+                cigna_setup::mail::append(&mailbox, raw)
+            })),
             // No artificial delays: the figure is the tool's, not the fixture's habits'.
             late_render_max_ms: std::env::var("LATE_RENDER_MAX_MS")
                 .ok()
@@ -208,7 +211,7 @@ fn main() {
             auto_approve_after: None,
             faults: Vec::new(),
             office_2fa: false,
-            skin: cigna_setup::fixture::Skin::Classic,
+            skin: cigna_fixture::Skin::Classic,
         })
         .await
         .expect("fixture portal");

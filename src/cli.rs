@@ -205,14 +205,16 @@ pub enum Command {
     ///
     /// Example: CIGNA_OFFICE_PASSWORD=… CIGNA_IMAP_PASSWORD=… cigna-setup fixture-portal \
     ///   --imap-url imaps://codes@127.0.0.1:9993/INBOX --imap-ca ca.pem
+    #[cfg(feature = "fixture")]
     #[command(verbatim_doc_comment)]
-    FixturePortal(FixturePortalArgs),
+    FixturePortal(crate::commands::FixturePortalArgs),
 
     /// Run the whole existing-account flow against the bundled fixture portal and a throwaway
     /// local Dovecot mailbox, and print the credentials.
     ///
     /// Needs chromium and dovecot-imapd installed. Example: cigna-setup demo
-    Demo(DemoArgs),
+    #[cfg(feature = "fixture")]
+    Demo(crate::commands::DemoArgs),
 
     /// The settings file: show the effective settings and where each came from.
     #[command(subcommand)]
@@ -739,122 +741,4 @@ pub struct StepsArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct FixturePortalArgs {
-    /// Port on 127.0.0.1; 0 picks a free one.
-    #[arg(long, env = "CIGNA_FIXTURE_PORT", default_value_t = 0)]
-    pub port: u16,
-
-    /// Where code emails are delivered (IMAP APPEND); password from CIGNA_IMAP_PASSWORD.
-    #[arg(long, env = "CIGNA_IMAP_URL", value_name = "URL")]
-    pub imap_url: Option<String>,
-
-    /// A CA certificate (PEM) to trust for the mailbox's TLS.
-    #[arg(long, env = "CIGNA_IMAP_CA", value_name = "FILE")]
-    pub imap_ca: Option<PathBuf>,
-
-    /// File holding the mailbox password (instead of CIGNA_IMAP_PASSWORD).
-    #[arg(long, env = "CIGNA_IMAP_PASSWORD_FILE", value_name = "FILE")]
-    pub imap_password_file: Option<PathBuf>,
-
-    /// The office's portal User ID.
-    #[arg(long, env = "CIGNA_OFFICE_USER", default_value = "office.manager")]
-    pub office_user: String,
-
-    /// An office TIN the portal knows (repeatable; default 123456789).
-    #[arg(long = "office-tin", value_name = "TIN")]
-    pub office_tins: Vec<String>,
-
-    /// The office's name, shown next to its TINs.
-    #[arg(long, default_value = "Zuub Family Dental")]
-    pub office_name: String,
-
-    /// Render late content (as real portals do) after a random delay of up to this many
-    /// milliseconds; 0 renders it at once.
-    #[arg(long, default_value_t = crate::fixture::DEFAULT_LATE_RENDER_MAX_MS, value_name = "MS")]
-    pub late_render_max_ms: u32,
-
-    /// Approve each submitted registration this long after it was submitted (like 30s, 5m);
-    /// without it, approve with `curl -d user_id=ID http://127.0.0.1:PORT/__approve`.
-    #[arg(
-        long,
-        env = "CIGNA_FIXTURE_AUTO_APPROVE_AFTER",
-        value_name = "DURATION"
-    )]
-    pub auto_approve_after: Option<String>,
-
-    /// Misbehave like a real portal on a bad day (repeatable): `slow` (pages answer 1–3 s late),
-    /// `flaky500` (each review page answers HTTP 500 "Something went wrong" once per session),
-    /// `session-expire` (once, a session expires mid-flow), `drop-first-email` (an account's
-    /// first code email is lost), `late-email` (code emails arrive 20 s late), `stale-code` (the
-    /// first code entered was superseded: "incorrect", and a newer code email follows),
-    /// `taken-user-id` (the first User ID on Create Your Profile is reported taken).
-    #[arg(long = "fault", value_name = "MODE")]
-    pub faults: Vec<String>,
-
-    /// The office's own sign-in asks it to verify its identity with a code sent to the
-    /// office's email (shown in `/__state` as `office_code`; the tool asks for it).
-    #[arg(long)]
-    pub office_2fa: bool,
-
-    #[command(flatten)]
-    pub skin: SkinArg,
-}
-
-/// `--skin`: how the fixture portal's pages look (the back end is the same for every skin).
-#[derive(Debug, Args, Clone, Copy)]
-pub struct SkinArg {
-    /// The fixture portal's look: `classic` (its original pages) or `material` (an
-    /// Angular-Material-like one); the routes, rules and flow are the same.
-    #[arg(
-        long = "skin",
-        env = "CIGNA_FIXTURE_SKIN",
-        value_name = "SKIN",
-        default_value = "classic",
-        value_parser = skin_parser()
-    )]
-    pub skin: crate::fixture::Skin,
-}
-
-fn skin_parser() -> impl clap::builder::TypedValueParser<Value = crate::fixture::Skin> {
-    use clap::builder::TypedValueParser as _;
-    clap::builder::PossibleValuesParser::new(crate::fixture::Skin::ALL.map(|s| s.name()))
-        .try_map(|name| name.parse::<crate::fixture::Skin>())
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum DemoFlow {
-    /// The existing-account flow.
-    Existing,
-    /// Register, approve (as the access manager would), activate.
-    Register,
-}
-
-#[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// Which flow to show.
-    #[arg(long, value_enum, default_value = "existing")]
-    pub flow: DemoFlow,
-
-    /// The TIN to set up.
-    #[arg(long, default_value = "123456789")]
-    pub tin: String,
-
-    #[arg(long, env = "CIGNA_BROWSER", value_name = "PATH")]
-    /// The Chromium to drive (default: chromium on PATH).
-    pub browser: Option<PathBuf>,
-
-    /// Where the demo's run is kept (default: cigna-setup-demo-runs in the temp directory, apart
-    /// from real runs).
-    #[arg(long, value_name = "DIR")]
-    pub runs_dir: Option<PathBuf>,
-
-    /// Print the credentials JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-
-    #[command(flatten)]
-    pub skin: SkinArg,
 }

@@ -1,4 +1,5 @@
-//! Text made safe inside HTML: the run report and the fixture portal's pages both need it.
+//! Text made safe inside HTML, for the run report. (The fixture portal has its own: it shares no
+//! code with the tool.)
 
 /// `text` with the characters HTML gives meaning to replaced by entities.
 pub fn escape(text: &str) -> String {

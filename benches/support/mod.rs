@@ -1,4 +1,26 @@
-//! What the benchmarks share: the one way figures are summarised and printed.
+//! What the benchmarks share: the one way figures are summarised and printed, and the tool's
+//! settings for a throwaway Dovecot's mailbox.
+
+use cigna_fixture::dovecot::Dovecot;
+use cigna_setup::mail::{MailboxConfig, MailboxUrl, Security};
+use cigna_setup::secrets::Secret;
+
+/// A MailboxConfig for `user` of the throwaway Dovecot (imaps, its CA trusted, its password):
+/// the Dovecot tells these as plain data, knowing nothing of the tool.
+#[allow(dead_code)] // locate_cost has no mailbox.
+pub fn mailbox(dovecot: &Dovecot, user: &str) -> MailboxConfig {
+    let url = MailboxUrl {
+        security: Security::Tls,
+        host: dovecot.host().into(),
+        port: dovecot.imaps_port(),
+        user: user.into(),
+        mailbox: "INBOX".into(),
+    };
+    let mut config = MailboxConfig::new(url, Secret::new(dovecot.password(user)));
+    config.ca_file = Some(dovecot.ca_file().to_path_buf());
+    config.connect_timeout = std::time::Duration::from_secs(5);
+    config
+}
 
 /// The `p`-th percentile (0.0–1.0) of sorted samples, nearest rank.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -1,23 +1,78 @@
 //! `cigna-setup demo`: a whole flow against the bundled fixture portal and a throwaway local
-//! Dovecot, end to end on one machine.
+//! Dovecot, end to end on one machine; its arguments. With `fixture_portal.rs`, the only product
+//! code that uses the `cigna-fixture` crate (the `fixture` feature).
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
+use cigna_fixture::dovecot::{Dovecot, DovecotOptions};
+use cigna_fixture::{PortalConfig, RunningPortal, DEFAULT_LATE_RENDER_MAX_MS};
+use clap::Args;
 use rand::distr::{Alphanumeric, SampleString};
 
 use super::activate::{run_activate, Activation};
+use super::fixture_portal::{with_exit_code, SkinArg};
 use super::register::run_register;
 use super::run::Credentials;
-use crate::cli::{DemoArgs, DemoFlow};
 use crate::commands::existing::run_existing;
-use crate::dovecot::{Dovecot, DovecotOptions};
-use crate::fixture::{PortalConfig, RunningPortal, DEFAULT_LATE_RENDER_MAX_MS};
+use crate::mail::{MailboxConfig, MailboxUrl, Security};
 use crate::progress;
 use crate::secrets::{self, Secret};
 use crate::settings::{self, ExistingSettings, NewLogin, Profile, RegisterSettings, Timing, Tin};
 
 const OFFICE_USER: &str = "office.manager";
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DemoFlow {
+    /// The existing-account flow.
+    Existing,
+    /// Register, approve (as the access manager would), activate.
+    Register,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Which flow to show.
+    #[arg(long, value_enum, default_value = "existing")]
+    pub flow: DemoFlow,
+
+    /// The TIN to set up.
+    #[arg(long, default_value = "123456789")]
+    pub tin: String,
+
+    #[arg(long, env = "CIGNA_BROWSER", value_name = "PATH")]
+    /// The Chromium to drive (default: chromium on PATH).
+    pub browser: Option<PathBuf>,
+
+    /// Where the demo's run is kept (default: cigna-setup-demo-runs in the temp directory, apart
+    /// from real runs).
+    #[arg(long, value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
+
+    /// Print the credentials JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub skin: SkinArg,
+}
+
+/// The settings to read `user`'s mailbox on the throwaway Dovecot: imaps, its CA trusted.
+fn dovecot_mailbox(dovecot: &Dovecot, user: &str) -> MailboxConfig {
+    let url = MailboxUrl {
+        security: Security::Tls,
+        host: dovecot.host().into(),
+        port: dovecot.imaps_port(),
+        user: user.into(),
+        mailbox: "INBOX".into(),
+    };
+    let mut config = MailboxConfig::new(url, Secret::new(dovecot.password(user)));
+    config.ca_file = Some(dovecot.ca_file().to_path_buf());
+    config.connect_timeout = Duration::from_secs(5);
+    config
+}
 
 pub async fn command(args: DemoArgs) -> Result<()> {
     let tin = Tin::parse(&args.tin)?;
@@ -37,22 +92,27 @@ pub async fn command(args: DemoArgs) -> Result<()> {
             ..DovecotOptions::default()
         })
     })
-    .await??;
-    let mailbox = dovecot.mailbox("codes");
+    .await?
+    .map_err(with_exit_code)?;
+    let mailbox = dovecot_mailbox(&dovecot, "codes");
 
+    let delivery = mailbox.clone();
     let portal = RunningPortal::start(PortalConfig {
         office_user: OFFICE_USER.into(),
-        office_password: office_password.clone(),
+        office_password: office_password.expose().to_string(),
         office_tins: vec![tin.digits().to_string(), "987654321".to_string()],
         office_name: "Zuub Family Dental".into(),
-        mailbox: Some(mailbox.clone()),
+        deliver: Some(Arc::new(move |raw: &[u8]| {
+            crate::mail::append(&delivery, raw)
+        })),
         late_render_max_ms: DEFAULT_LATE_RENDER_MAX_MS,
         auto_approve_after: None,
         faults: Vec::new(),
         office_2fa: false,
         skin: args.skin.skin,
     })
-    .await?;
+    .await
+    .map_err(with_exit_code)?;
     progress::note(&format!(
         "fixture portal at {}, mailbox at {}",
         portal.url(),
@@ -112,7 +172,7 @@ pub async fn command(args: DemoArgs) -> Result<()> {
 /// fixture portal's approval hook), then the first sign-in with 2FA.
 async fn register_approve_activate(
     login: NewLogin,
-    mailbox: crate::mail::MailboxConfig,
+    mailbox: MailboxConfig,
     portal: &RunningPortal,
 ) -> Result<Credentials> {
     let runs_dir = login.runs_dir.clone();

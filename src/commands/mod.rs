@@ -2,9 +2,11 @@
 
 mod activate;
 mod config;
+#[cfg(feature = "fixture")]
 mod demo;
 mod doctor;
 mod existing;
+#[cfg(feature = "fixture")]
 mod fixture_portal;
 mod mail;
 mod page;
@@ -14,7 +16,11 @@ mod run;
 mod runs;
 mod steps;
 
+#[cfg(feature = "fixture")]
+pub use demo::{DemoArgs, DemoFlow};
 pub use existing::run_existing;
+#[cfg(feature = "fixture")]
+pub use fixture_portal::{FixturePortalArgs, SkinArg};
 pub use run::Credentials;
 
 use anyhow::Result;
@@ -32,7 +38,9 @@ pub async fn dispatch(command: Command) -> Result<()> {
         Command::Show(args) => runs::show(args),
         Command::Resume(args) => resume::resume(*args).await,
         Command::Step(args) => resume::step(*args).await,
+        #[cfg(feature = "fixture")]
         Command::FixturePortal(args) => fixture_portal::command(args).await,
+        #[cfg(feature = "fixture")]
         Command::Demo(args) => demo::command(args).await,
         Command::Config(crate::cli::ConfigCommand::Show(args)) => config::show(args),
         Command::Doctor(args) => doctor::command(args).await,

@@ -3,9 +3,10 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use cigna_setup::fixture::Skin;
+use cigna_fixture::Skin;
 use serde_json::Value;
 
+use crate::support::dovecot::DovecotMailbox as _;
 use crate::support::run::{processes_mentioning, Cli, Output};
 use crate::support::world::{World, MAILBOX_PASSWORD, OFFICE_PASSWORD, TIN};
 

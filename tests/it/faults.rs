@@ -2,7 +2,7 @@
 //! fixture skin: every run ends active, by itself or after `resume`, with exactly one user and
 //! no duplicate.
 
-use cigna_setup::fixture::{Fault, Skin};
+use cigna_fixture::{Fault, Skin};
 
 use crate::support::run::{Cli, Output};
 use crate::support::world::{World, MAILBOX_PASSWORD, OFFICE_PASSWORD};

@@ -3,12 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use cigna_setup::dovecot::{Dovecot, DovecotOptions};
+use cigna_fixture::dovecot::{Dovecot, DovecotOptions};
 use cigna_setup::error::exit_code;
 use cigna_setup::mail::{append, ImapAuth, Mailbox, MailboxConfig, MailboxUrl, Mark};
 use cigna_setup::secrets::Secret;
 
-use crate::support::dovecot::{code_email, recorded_email, start, MAILBOX_PASSWORD, MAILBOX_USER};
+use crate::support::dovecot::{
+    code_email, recorded_email, start, DovecotMailbox as _, MAILBOX_PASSWORD, MAILBOX_USER,
+};
 
 /// The portal's sender and subject (portal-contract.md), as these tests' emails carry them.
 const PORTAL_SENDER: &str = "no-reply@cignaforhcp.cigna.com";

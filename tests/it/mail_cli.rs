@@ -1,6 +1,6 @@
 //! `mail check` and `mail wait-code` against a real Dovecot.
 
-use crate::support::dovecot::rfc2822_now as now;
+use crate::support::dovecot::{rfc2822_now as now, DovecotMailbox as _};
 use crate::support::run::Cli;
 use crate::support::world::{World, MAILBOX_PASSWORD};
 

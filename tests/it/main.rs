@@ -7,11 +7,11 @@ macro_rules! on_each_skin {
         mod $body {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn classic() {
-                super::$body(cigna_setup::fixture::Skin::Classic).await
+                super::$body(cigna_fixture::Skin::Classic).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn material() {
-                super::$body(cigna_setup::fixture::Skin::Material).await
+                super::$body(cigna_fixture::Skin::Material).await
             }
         }
     };

@@ -1,7 +1,7 @@
 //! `page snapshot`: what the tool sees on a page, for a support engineer asking why a target
 //! was not found: on a live URL, on the page a failed step left, secrets masked.
 
-use cigna_setup::fixture::Skin;
+use cigna_fixture::Skin;
 
 use crate::support::run::{Cli, Output};
 use crate::support::world::{World, MAILBOX_PASSWORD, OFFICE_PASSWORD};

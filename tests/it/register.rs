@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use cigna_setup::fixture::{Fault, Skin};
+use cigna_fixture::{Fault, Skin};
 use serde_json::Value;
 
 use crate::support::run::Cli;

@@ -1,15 +1,15 @@
 //! The material skin keeps the brief it was written from: each habit the brief lists
-//! (src/fixture/skins/material/BRIEF.md) is checked on the pages the flows visit, so the skin
-//! cannot quietly lose the habits that make it a test of the locator.
+//! (crates/cigna-fixture/src/skins/material/BRIEF.md) is checked on the pages the flows visit,
+//! so the skin cannot quietly lose the habits that make it a test of the locator.
 
+use cigna_fixture::Skin;
 use cigna_setup::browser::Locator;
-use cigna_setup::fixture::Skin;
 use cigna_setup::secrets::Redactor;
 
 use crate::support::portal::http_get;
 use crate::support::world::{World, OFFICE_PASSWORD};
 
-const BRIEF: &str = include_str!("../../src/fixture/skins/material/BRIEF.md");
+const BRIEF: &str = include_str!("../../crates/cigna-fixture/src/skins/material/BRIEF.md");
 
 /// The numbered habits of the brief, by their bold titles.
 fn habits() -> Vec<String> {

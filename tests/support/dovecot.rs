@@ -1,6 +1,58 @@
-//! A throwaway Dovecot for tests, and verification emails to deliver into it.
+//! A throwaway Dovecot for tests, the tool's mailbox settings for its users, the fixture
+//! portal's delivery into it, and verification emails to deliver.
 
-use cigna_setup::dovecot::{Dovecot, DovecotOptions};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cigna_fixture::dovecot::{Dovecot, DovecotOptions};
+use cigna_fixture::Deliver;
+use cigna_setup::mail::{MailboxConfig, MailboxUrl, Security};
+use cigna_setup::secrets::Secret;
+
+/// The tool's settings for a throwaway Dovecot's mailboxes: the Dovecot tells its ports,
+/// passwords and CA as plain data (it knows nothing of the tool), these put them together.
+pub trait DovecotMailbox {
+    /// A MailboxConfig for `user` (imaps, the CA trusted, its password).
+    ///
+    /// Panics when `user` was not among `DovecotOptions::users`: that is a bug in the caller.
+    fn mailbox(&self, user: &str) -> MailboxConfig;
+
+    /// Like `mailbox`, over `imap://` (STARTTLS) on the imap port.
+    fn mailbox_starttls(&self, user: &str) -> MailboxConfig;
+}
+
+impl DovecotMailbox for Dovecot {
+    fn mailbox(&self, user: &str) -> MailboxConfig {
+        config_for(self, user, Security::Tls)
+    }
+
+    fn mailbox_starttls(&self, user: &str) -> MailboxConfig {
+        config_for(self, user, Security::StartTls)
+    }
+}
+
+fn config_for(dovecot: &Dovecot, user: &str, security: Security) -> MailboxConfig {
+    let port = match security {
+        Security::Tls => dovecot.imaps_port(),
+        Security::StartTls => dovecot.imap_port(),
+    };
+    let url = MailboxUrl {
+        security,
+        host: dovecot.host().into(),
+        port,
+        user: user.into(),
+        mailbox: "INBOX".into(),
+    };
+    let mut config = MailboxConfig::new(url, Secret::new(dovecot.password(user)));
+    config.ca_file = Some(dovecot.ca_file().to_path_buf());
+    config.connect_timeout = Duration::from_secs(5);
+    config
+}
+
+/// The fixture portal's delivery into this mailbox: an IMAP APPEND by the tool's mail module.
+pub fn append_to(mailbox: MailboxConfig) -> Arc<dyn Deliver> {
+    Arc::new(move |raw: &[u8]| cigna_setup::mail::append(&mailbox, raw))
+}
 
 /// The shared mailbox the tests read codes from.
 pub const MAILBOX_USER: &str = "codes@zuub.com";

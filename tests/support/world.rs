@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use cigna_setup::dovecot::{Dovecot, DovecotOptions};
-use cigna_setup::fixture::{Fault, PortalConfig, RunningPortal, Skin, DEFAULT_LATE_RENDER_MAX_MS};
-use cigna_setup::secrets::Secret;
+use cigna_fixture::dovecot::{Dovecot, DovecotOptions};
+use cigna_fixture::{Fault, PortalConfig, RunningPortal, Skin, DEFAULT_LATE_RENDER_MAX_MS};
 use serde_json::Value;
 
+use super::dovecot::{append_to, DovecotMailbox as _};
 use super::run::{Cli, Output};
 
 pub const OFFICE_PASSWORD: &str = "Office#Pass2026";
@@ -166,13 +166,13 @@ impl World {
         .expect("Dovecot must start (install it with `apt-get install -y dovecot-imapd`)");
         let portal = RunningPortal::start(PortalConfig {
             office_user: "office.manager".into(),
-            office_password: Secret::new(OFFICE_PASSWORD),
+            office_password: OFFICE_PASSWORD.into(),
             office_tins: options
                 .office_tins
                 .clone()
                 .unwrap_or_else(|| vec!["987654321".into(), TIN.into()]),
             office_name: "Zuub Family Dental".into(),
-            mailbox: Some(dovecot.mailbox("codes")),
+            deliver: Some(append_to(dovecot.mailbox("codes"))),
             late_render_max_ms: DEFAULT_LATE_RENDER_MAX_MS,
             auto_approve_after: options.auto_approve_after,
             faults: options.faults,

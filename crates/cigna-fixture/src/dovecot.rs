@@ -1,8 +1,11 @@
 //! A throwaway local Dovecot (demo and tests): its own config, users, TLS certificates and
-//! mail in a temp dir, listening on free loopback ports; stopped and removed on drop.
+//! mail in a temp dir, listening on free loopback ports; stopped and removed on drop. It tells
+//! its users' mailboxes as plain data (URLs, ports, passwords, the CA file); turning those into a
+//! mail client's settings is the client's business.
 
 use std::fmt::Write as _;
 use std::fs;
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -10,9 +13,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::error::{bad_input, environment};
-use crate::mail::{MailboxConfig, MailboxUrl, Security};
-use crate::secrets::Secret;
+use crate::error::{bad_config, environment};
+use crate::secret::Secret;
 
 const DOVECOT_BIN: &str = "/usr/sbin/dovecot";
 const IMAP_BIN: &str = "/usr/lib/dovecot/imap";
@@ -23,6 +25,10 @@ const READY_DEADLINE: Duration = Duration::from_secs(10);
 const STOP_DEADLINE: Duration = Duration::from_secs(3);
 /// Readiness is checked as this user, so the real users' mailboxes stay untouched.
 const PROBE_USER: &str = "cigna-setup-probe";
+/// How long the readiness probe waits for a TCP connection.
+const PROBE_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the readiness probe waits for one reply of the server.
+const PROBE_REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the throwaway Dovecot serves.
 #[derive(Debug, Clone)]
@@ -78,7 +84,7 @@ impl Dovecot {
                 || user.contains([':', '/', '\n', '\r', ' '])
                 || password.contains([':', '\n', '\r'])
             {
-                return Err(bad_input(format!(
+                return Err(bad_config(format!(
                     "the Dovecot user `{user}` or its password has a character a passwd-file cannot \
                      hold (':', '/', space or a line break)"
                 )));
@@ -180,50 +186,30 @@ impl Dovecot {
         self.dir.path().join("dovecot.log")
     }
 
-    /// A MailboxConfig for `user` (imaps, the CA trusted, its password).
+    /// The host both ports listen on.
+    pub fn host(&self) -> &'static str {
+        "127.0.0.1"
+    }
+
+    /// `user`'s password.
     ///
     /// Panics when `user` was not among `DovecotOptions::users`: that is a bug in the caller.
-    pub fn mailbox(&self, user: &str) -> MailboxConfig {
-        self.config_for(user, Security::Tls)
+    pub fn password(&self, user: &str) -> &str {
+        self.users
+            .iter()
+            .find(|(u, _)| u == user)
+            .map(|(_, p)| p.expose())
+            .unwrap_or_else(|| panic!("the throwaway Dovecot has no user `{user}`"))
     }
 
-    /// Like `mailbox`, over `imap://` (STARTTLS) on the imap port.
-    pub fn mailbox_starttls(&self, user: &str) -> MailboxConfig {
-        self.config_for(user, Security::StartTls)
-    }
-
-    /// `imaps://user@127.0.0.1:PORT/INBOX`
+    /// `imaps://user@127.0.0.1:PORT/INBOX` (TLS from the first byte; trust `ca_file`)
     pub fn imaps_url(&self, user: &str) -> String {
-        format!("imaps://{user}@127.0.0.1:{}/INBOX", self.imaps_port)
+        format!("imaps://{user}@{}:{}/INBOX", self.host(), self.imaps_port)
     }
 
     /// `imap://user@127.0.0.1:PORT/INBOX` (STARTTLS)
     pub fn imap_url(&self, user: &str) -> String {
-        format!("imap://{user}@127.0.0.1:{}/INBOX", self.imap_port)
-    }
-
-    fn config_for(&self, user: &str, security: Security) -> MailboxConfig {
-        let password = self
-            .users
-            .iter()
-            .find(|(u, _)| u == user)
-            .map(|(_, p)| p.clone())
-            .unwrap_or_else(|| panic!("the throwaway Dovecot has no user `{user}`"));
-        let port = match security {
-            Security::Tls => self.imaps_port,
-            Security::StartTls => self.imap_port,
-        };
-        let url = MailboxUrl {
-            security,
-            host: "127.0.0.1".into(),
-            port,
-            user: user.into(),
-            mailbox: "INBOX".into(),
-        };
-        let mut config = MailboxConfig::new(url, password);
-        config.ca_file = Some(self.ca_file.clone());
-        config.connect_timeout = Duration::from_secs(5);
-        config
+        format!("imap://{user}@{}:{}/INBOX", self.host(), self.imap_port)
     }
 
     fn config(&self, options: &DovecotOptions, accounts: &Accounts) -> String {
@@ -339,10 +325,9 @@ service old-stats {{
     /// LOGIN + SELECT as the probe user succeeds: the greeting alone comes before auth is up.
     fn wait_ready(&mut self) -> anyhow::Result<()> {
         let deadline = Instant::now() + READY_DEADLINE;
-        let mut probe = self.config_for(PROBE_USER, Security::Tls);
-        probe.connect_timeout = Duration::from_secs(1);
+        let tls = self.tls_connector()?;
         loop {
-            match crate::mail::probe(&probe) {
+            match self.probe(&tls) {
                 Ok(()) => break,
                 Err(e) if Instant::now() >= deadline => {
                     return Err(environment(format!(
@@ -359,6 +344,42 @@ service old-stats {{
                 .ok()
                 .and_then(|p| p.trim().parse().ok());
         }
+        Ok(())
+    }
+
+    /// A TLS client that trusts this instance's CA.
+    fn tls_connector(&self) -> anyhow::Result<native_tls::TlsConnector> {
+        let pem = fs::read(&self.ca_file).context("cannot read the throwaway CA's certificate")?;
+        let ca = native_tls::Certificate::from_pem(&pem)
+            .context("the throwaway CA's certificate does not parse")?;
+        native_tls::TlsConnector::builder()
+            .add_root_certificate(ca)
+            .build()
+            .map_err(|e| environment(format!("cannot set up TLS for Dovecot: {e}")))
+    }
+
+    /// One readiness check, blocking: over imaps, LOGIN and SELECT INBOX as the probe user, then
+    /// LOGOUT. Its own small client: the fixture shares no code with the tool's mail module.
+    fn probe(&self, tls: &native_tls::TlsConnector) -> anyhow::Result<()> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.imaps_port));
+        let tcp = TcpStream::connect_timeout(&addr, PROBE_CONNECT_TIMEOUT)
+            .with_context(|| format!("cannot connect to {addr}"))?;
+        tcp.set_read_timeout(Some(PROBE_REPLY_TIMEOUT))?;
+        tcp.set_write_timeout(Some(PROBE_REPLY_TIMEOUT))?;
+        let stream = tls
+            .connect(self.host(), tcp)
+            .map_err(|e| anyhow::anyhow!("the TLS handshake failed: {e}"))?;
+        let mut client = imap::Client::new(stream);
+        client
+            .read_greeting()
+            .map_err(|e| anyhow::anyhow!("no IMAP greeting: {e}"))?;
+        let mut session = client
+            .login(PROBE_USER, self.password(PROBE_USER))
+            .map_err(|(e, _)| anyhow::anyhow!("the login failed: {e}"))?;
+        session
+            .select("INBOX")
+            .map_err(|e| anyhow::anyhow!("SELECT INBOX failed: {e}"))?;
+        let _ = session.logout();
         Ok(())
     }
 
