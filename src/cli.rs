@@ -383,8 +383,8 @@ pub struct LoginArgs {
     #[arg(long, env = "CIGNA_USER_ID")]
     pub user_id: Option<String>,
 
-    /// The new login's three security questions and answers (else generated): a file (mode
-    /// 0600) of three lines `question = answer`, questions from the portal's list.
+    /// The new login's three security questions and answers (else answers generated, questions
+    /// chosen from the page's list): a file (mode 0600) of three lines `question = answer`.
     #[arg(long, env = "CIGNA_SECURITY_ANSWERS_FILE", value_name = "FILE")]
     pub security_answers_file: Option<PathBuf>,
 

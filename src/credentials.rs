@@ -9,21 +9,12 @@ use serde::Serialize;
 use crate::error::bad_input;
 use crate::secrets::Secret;
 
-/// The portal's security questions (portal contract).
-pub const SECURITY_QUESTIONS: &[&str] = &[
-    "What was the name of your first pet?",
-    "In what city were you born?",
-    "What is your mother's maiden name?",
-    "What was the make of your first car?",
-    "What was the name of your elementary school?",
-    "What street did you grow up on?",
-    "What is your favorite food?",
-];
-
 const SPECIALS: &[u8] = b"!@#$%*-_+=?";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SecurityAnswer {
+    /// As given, or empty until the flow's `pick` chooses one of the questions the portal's
+    /// list offers (`captured.question<N>`).
     pub question: String,
     pub answer: String,
 }
@@ -110,14 +101,12 @@ pub fn generate_password(user_id: &str) -> Secret {
     }
 }
 
-/// Three different questions with random answers.
+/// Three random answers; the questions are the portal's to offer, chosen on its page.
 pub fn generate_security() -> Vec<SecurityAnswer> {
     let mut rng = rand::rng();
-    let picked: Vec<&&str> = SECURITY_QUESTIONS.choose_multiple(&mut rng, 3).collect();
-    picked
-        .into_iter()
-        .map(|q| SecurityAnswer {
-            question: q.to_string(),
+    (0..3)
+        .map(|_| SecurityAnswer {
+            question: String::new(),
             answer: (0..12)
                 .map(|_| rng.random_range(b'a'..=b'z') as char)
                 .collect(),
@@ -143,8 +132,9 @@ pub fn make(
     }
 }
 
-/// Three `question = answer` lines (a `--security-answers-file`): questions from the portal's
-/// list, all different, answers not empty. Messages never repeat an answer.
+/// Three `question = answer` lines (a `--security-answers-file`): three different questions,
+/// answers not empty. Whether the portal offers each question, its page says (the step that
+/// chooses it fails naming the questions it offers). Messages never repeat an answer.
 pub fn parse_security_answers(text: &str, origin: &str) -> anyhow::Result<Vec<SecurityAnswer>> {
     let mut answers: Vec<SecurityAnswer> = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -155,31 +145,31 @@ pub fn parse_security_answers(text: &str, origin: &str) -> anyhow::Result<Vec<Se
         let bad = |why: String| {
             crate::error::bad_input(format!(
                 "{origin} line {}: {why}; write three lines `question = answer` with questions \
-                 from the portal's list: {}",
+                 from the portal's list",
                 i + 1,
-                SECURITY_QUESTIONS.join(" | ")
             ))
         };
         let Some((question, answer)) = line.split_once('=') else {
             return Err(bad("no `=` between question and answer".into()));
         };
         let (question, answer) = (question.trim(), answer.trim());
-        let Some(known) = SECURITY_QUESTIONS
-            .iter()
-            .find(|q| q.eq_ignore_ascii_case(question))
-        else {
+        if question.is_empty() || question.chars().any(char::is_control) {
             return Err(bad(format!(
-                "\"{question}\" is not one of the portal's questions"
+                "{} is not a question",
+                crate::error::shown(question)
             )));
-        };
-        if answer.is_empty() {
-            return Err(bad(format!("the answer to \"{known}\" is empty")));
         }
-        if answers.iter().any(|a| a.question == *known) {
-            return Err(bad(format!("\"{known}\" is asked twice")));
+        if answer.is_empty() {
+            return Err(bad(format!("the answer to \"{question}\" is empty")));
+        }
+        if answers
+            .iter()
+            .any(|a| a.question.eq_ignore_ascii_case(question))
+        {
+            return Err(bad(format!("\"{question}\" is asked twice")));
         }
         answers.push(SecurityAnswer {
-            question: known.to_string(),
+            question: question.to_string(),
             answer: answer.to_string(),
         });
     }
@@ -215,10 +205,7 @@ mod tests {
                 "What is your favorite food? = pie\n",
                 "holds 1 security answers",
             ),
-            (
-                "What is your shoe size? = 9\nx\ny\n",
-                "line 1: \"What is your shoe size?\" is not one",
-            ),
+            (" = 9\nx\ny\n", "line 1: \"\" is not a question"),
             (
                 "In what city were you born? = a\nIn what city were you born? = b\n",
                 "line 2: \"In what city were you born?\" is asked twice",
@@ -261,11 +248,13 @@ mod tests {
             // Nothing a person could misread when typing it off a screen.
             assert!(!p.contains(['0', 'O', '1', 'l', 'I']), "{p}");
             assert!(!p.to_lowercase().contains(&c.user_id.to_lowercase()), "{p}");
+            // Three answers; the questions are chosen from the portal's page.
             assert_eq!(c.security.len(), 3);
-            let mut qs: Vec<_> = c.security.iter().map(|s| &s.question).collect();
-            qs.sort();
-            qs.dedup();
-            assert_eq!(qs.len(), 3);
+            assert!(c.security.iter().all(|s| s.question.is_empty()));
+            assert!(c
+                .security
+                .iter()
+                .all(|s| s.answer.len() == 12 && s.answer.bytes().all(|b| b.is_ascii_lowercase())));
         }
         assert!(
             ids.len() > 190,

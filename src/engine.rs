@@ -47,6 +47,8 @@ pub struct Engine<'a> {
     used_codes: Vec<VerificationCode>,
     /// Where a code sent to the office comes from.
     pub office_code: OfficeCode,
+    /// What the current step's picks chose: a later pick chooses another option.
+    picked: Vec<String>,
     /// When the current step started (a code the office was sent is newer).
     step_started: std::time::SystemTime,
 }
@@ -78,6 +80,7 @@ impl<'a> Engine<'a> {
             signed_out: Vec::new(),
             used_codes: Vec::new(),
             office_code: OfficeCode::Unavailable,
+            picked: Vec::new(),
             step_started: std::time::SystemTime::now(),
         }
     }
@@ -245,6 +248,7 @@ impl<'a> Engine<'a> {
         let count = step.actions.len();
         self.step_log.clear();
         self.mailbox_wait = Duration::ZERO;
+        self.picked.clear();
         let opens_portal = matches!(step.actions.first(), Some(Action::Goto(_)));
         self.signed_out = match &self.login_page {
             Some(text) if !opens_portal => vec![text.clone()],
@@ -464,6 +468,25 @@ impl<'a> Engine<'a> {
                 } else {
                     self.vars.set(&name, value);
                 }
+                Ok(())
+            }
+            Action::Pick {
+                target,
+                prefer,
+                into,
+            } => {
+                let target = self.render_locator(target)?;
+                let prefer = self.vars.render(prefer)?;
+                let chosen = if prefer.trim().is_empty() {
+                    b.select_any(&target, &self.picked, t).await?
+                } else {
+                    b.select(&target, &prefer, t).await?;
+                    prefer
+                };
+                self.picked.push(chosen.clone());
+                let name = format!("captured.{into}");
+                self.journal.save_secret(&name, &chosen)?;
+                self.vars.set(&name, chosen);
                 Ok(())
             }
             Action::NoteMailbox => {

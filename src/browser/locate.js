@@ -1529,6 +1529,52 @@
     return clickReply(option);
   }
 
+  // Any option the list offers but `req.avoid` (what earlier picks took), in the page's
+  // order; never a placeholder: a disabled option, a native one without a value, or one named
+  // as the field read before anything was chosen ("Select a question" is what an empty field
+  // shows, not a choice). The reply's value is the option chosen. A custom list shows its
+  // options only once open, so the choice is made then and kept for the verb's later requests.
+  function pickAny(el, role) {
+    const avoid = new Set((req.avoid || []).map(key));
+    const free = (name) => norm(name) !== "" && !avoid.has(key(name));
+    const noneLeft = (names) => ({
+      status: "wait",
+      reason: `no option of ${describe(el)} is left to choose`,
+      seen: names.map((n) => `option ${quote(norm(n))}`).slice(0, MAX_SEEN),
+    });
+    if (el.localName === "select") {
+      const opts = Array.from(el.options);
+      const o = opts.find((o) => !o.disabled && o.value !== "" && free(o.label || o.text));
+      if (!o) return noneLeft(opts.map((o) => o.label || o.text));
+      req.text = norm(o.label || o.text);
+      const r = selectNative(el);
+      return r.status === "ok" ? { status: "ok", value: req.text } : r;
+    }
+    if (role !== "combobox") return { status: "fail", reason: `${describe(el)} is not a drop-down list`, seen: [] };
+    if (window.__cignaPickVerb !== req.verb_id) {
+      window.__cignaPickVerb = req.verb_id;
+      window.__cignaPicked = undefined;
+      window.__cignaPickBlank = key(shownValue(el));
+    }
+    if (window.__cignaPicked === undefined) {
+      const popup = popupOf(el);
+      if (popup && visible(popup)) {
+        const opts = optionsOf(popup).filter(visible);
+        const blank = window.__cignaPickBlank;
+        const o = opts.find((o) => o.getAttribute("aria-disabled") !== "true" && free(nameOf(o)) && key(nameOf(o)) !== blank);
+        if (!o) return noneLeft(opts.map(nameOf));
+        window.__cignaPicked = norm(nameOf(o));
+      } else {
+        // No option is named yet: the list opens, and the choice is made on the next look.
+        req.text = "\u0000";
+        return selectCustom(el);
+      }
+    }
+    req.text = window.__cignaPicked;
+    const r = selectCustom(el);
+    return r.status === "ok" ? { ...r, value: req.text } : r;
+  }
+
   // The visible option of a listbox named as the request says, or the wait naming the ones
   // it has.
   function optionIn(listbox) {
@@ -1857,6 +1903,7 @@
       }
       case "select": {
         if (!enabled(el)) return { status: "wait", reason: `${describe(el)} is disabled`, seen: [] };
+        if (req.avoid) return pickAny(el, role);
         if (el.localName === "select") return selectNative(el);
         if (role !== "combobox" && role !== "listbox")
           return { status: "fail", reason: `${describe(el)} is not a drop-down list`, seen: [] };

@@ -136,6 +136,8 @@ enum Verb<'a> {
     Click(&'a Locator),
     Fill(&'a Locator, Option<&'a str>),
     Select(&'a Locator, &'a str),
+    /// Any option the list offers but these (what earlier picks took); the reply names it.
+    SelectAny(&'a Locator, &'a [String]),
     SetChecked(&'a Locator, bool),
     CheckExactly(&'a Among, &'a [String]),
     /// The value next to a label; a masked one is shown first with the `reveal` control.
@@ -172,6 +174,7 @@ impl Verb<'_> {
                 json!({"op": "fill", "target": l, "value": date})
             }
             Verb::Select(l, option) => json!({"op": "select", "target": l, "text": option}),
+            Verb::SelectAny(l, avoid) => json!({"op": "select", "target": l, "avoid": avoid}),
             Verb::SetChecked(l, on) => {
                 json!({"op": if *on { "check" } else { "uncheck" }, "target": l})
             }
@@ -202,6 +205,7 @@ impl Verb<'_> {
             Verb::Click(l) => format!("click {l}"),
             Verb::Fill(l, _) => format!("fill {l}"),
             Verb::Select(l, option) => format!("choose \"{option}\" in {l}"),
+            Verb::SelectAny(l, _) => format!("choose an option in {l}"),
             Verb::SetChecked(l, true) => format!("tick {l}"),
             Verb::SetChecked(l, false) => format!("untick {l}"),
             Verb::CheckExactly(among, want) => {
@@ -434,6 +438,19 @@ impl Browser {
         self.until_done(&Verb::Select(target, option), timeout)
             .await
             .map(drop)
+    }
+
+    /// Chooses the first option the list offers that is not one of `avoid` (nor a
+    /// placeholder), and says which: the portal's own list decides what can be chosen.
+    pub async fn select_any(
+        &self,
+        target: &Locator,
+        avoid: &[String],
+        timeout: Duration,
+    ) -> Result<String> {
+        self.until_done(&Verb::SelectAny(target, avoid), timeout)
+            .await?
+            .context("the page did not say which option it chose")
     }
 
     pub async fn set_checked(&self, target: &Locator, on: bool, timeout: Duration) -> Result<()> {

@@ -662,7 +662,19 @@ pub fn credentials_of(
         email: email.to_string(),
         user_id: creds.user_id.clone(),
         password: creds.password.expose().to_string(),
-        security_questions: creds.security.clone(),
+        // A question the flow chose on the portal's page is the run's, not the generated blank.
+        security_questions: creds
+            .security
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SecurityAnswer {
+                question: journal
+                    .secret(&format!("captured.question{}", i + 1))
+                    .unwrap_or(&s.question)
+                    .to_string(),
+                answer: s.answer.clone(),
+            })
+            .collect(),
         status: journal.status().name().to_string(),
         finished_at: journal::now_rfc3339(),
         run_dir: journal.dir.clone(),

@@ -120,6 +120,8 @@ struct RawAction {
     click: Option<RawTarget>,
     fill: Option<RawTarget>,
     select: Option<RawTarget>,
+    pick: Option<RawTarget>,
+    prefer: Option<String>,
     check: Option<RawTarget>,
     uncheck: Option<RawTarget>,
     check_exactly: Option<RawAmong>,
@@ -239,6 +241,9 @@ impl RawAction {
         if self.reveal.is_some() && self.capture.is_none() {
             bail!("`reveal` goes with `capture`");
         }
+        if self.prefer.is_some() && self.pick.is_none() {
+            bail!("`prefer` goes with `pick`");
+        }
         if self.next_page.is_some() && self.already_created.is_none() {
             bail!("`next-page` goes with `already-created`");
         }
@@ -253,6 +258,7 @@ impl RawAction {
             self.click.is_some(),
             self.fill.is_some(),
             self.select.is_some(),
+            self.pick.is_some(),
             self.check.is_some(),
             self.uncheck.is_some(),
             self.check_exactly.is_some(),
@@ -265,7 +271,7 @@ impl RawAction {
         ];
         if verbs.iter().filter(|v| **v).count() != 1 {
             bail!(
-                "an action has exactly one verb: goto, expect, click, fill, select, check, \
+                "an action has exactly one verb: goto, expect, click, fill, select, pick, check, \
                  uncheck, check-exactly, scroll-agreement, capture, note-mailbox, wait-for-code, \
                  ask-code, already-created"
             );
@@ -306,6 +312,12 @@ impl RawAction {
             Action::Select {
                 target: t.resolve(Default_::Field)?,
                 option: need(self.option, "option", "select")?,
+            }
+        } else if let Some(t) = self.pick {
+            Action::Pick {
+                target: t.resolve(Default_::Field)?,
+                prefer: self.prefer.unwrap_or_default(),
+                into: into_name(self.into, "pick")?,
             }
         } else if let Some(t) = self.check {
             Action::Check(t.resolve(Default_::Field)?)
@@ -993,6 +1005,24 @@ actions = [
             ok,
         );
         assert!(msg.contains("lower-case letters"), "{msg}");
+
+        // A security question is picked from the page's list, the given one preferred.
+        let pick = one_step(
+            "",
+            r#"{ pick = "Security Question 1", prefer = "{generated.question1}", into = "question1" }"#,
+        )
+        .unwrap();
+        assert_eq!(
+            pick.steps[0].actions[1],
+            Action::Pick {
+                target: Locator::label("Security Question 1"),
+                prefer: "{generated.question1}".into(),
+                into: "question1".into()
+            }
+        );
+        assert_eq!(pick.steps[0].outputs(), ["captured.question1"]);
+        let msg = refused("", r#"{ select = "Q", option = "x", prefer = "y" }"#);
+        assert!(msg.contains("`prefer` goes with `pick`"), "{msg}");
     }
 
     #[test]

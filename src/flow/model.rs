@@ -85,6 +85,13 @@ pub enum Action {
         target: Locator,
         option: String,
     },
+    /// Choose `prefer` in a list, or when it is empty any option the list offers that an
+    /// earlier pick of the step did not take; the choice goes to `captured.<into>`.
+    Pick {
+        target: Locator,
+        prefer: String,
+        into: String,
+    },
     Check(Locator),
     Uncheck(Locator),
     /// Tick exactly the boxes of a group whose names start with one of `checked` (a list
@@ -153,7 +160,11 @@ impl Action {
             Action::Click(l) | Action::Check(l) | Action::Uncheck(l) | Action::ExpectElement(l) => {
                 loc(l)
             }
-            Action::Fill { target, value: s } | Action::Select { target, option: s } => {
+            Action::Fill { target, value: s }
+            | Action::Select { target, option: s }
+            | Action::Pick {
+                target, prefer: s, ..
+            } => {
                 let mut v = loc(target);
                 v.push(s);
                 v
@@ -191,6 +202,7 @@ impl Action {
     pub fn output(&self) -> Option<String> {
         match self {
             Action::Capture { into, .. }
+            | Action::Pick { into, .. }
             | Action::WaitForCode { into, .. }
             | Action::AskCode { into, .. } => Some(format!("captured.{into}")),
             _ => None,
@@ -209,6 +221,7 @@ impl Action {
             Action::Click(l) => format!("click {l}"),
             Action::Fill { target, .. } => format!("fill {target}"),
             Action::Select { target, option } => format!("choose \"{option}\" in {target}"),
+            Action::Pick { target, .. } => format!("choose an option in {target}"),
             Action::Check(l) => format!("tick {l}"),
             Action::Uncheck(l) => format!("untick {l}"),
             Action::CheckExactly { among, checked } => {

@@ -41,7 +41,22 @@ async fn existing_flow_creates_one_active_user_with_the_tin_and_default_entitlem
     let user_id = creds["user_id"].as_str().unwrap();
     let password = creds["password"].as_str().unwrap();
     assert!(user_id.len() >= 6 && password.len() >= 8, "{creds}");
-    assert_eq!(creds["security_questions"].as_array().unwrap().len(), 3);
+    // Three different questions, each one the portal's page offered.
+    let mut questions: Vec<&str> = creds["security_questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["question"].as_str().unwrap())
+        .collect();
+    assert!(
+        questions
+            .iter()
+            .all(|q| cigna_fixture::rules::SECURITY_QUESTIONS.contains(q)),
+        "{questions:?}"
+    );
+    questions.sort();
+    questions.dedup();
+    assert_eq!(questions.len(), 3, "{creds}");
     assert!(creds["run_id"].as_str().is_some_and(|r| !r.is_empty()));
     assert!(creds["finished_at"]
         .as_str()

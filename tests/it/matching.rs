@@ -262,3 +262,65 @@ async fn a_look_trusts_a_page_that_never_stops_changing_after_a_while() {
         .unwrap());
     b.close().await;
 }
+
+const QUESTIONS: &str = r#"<!doctype html><meta charset="utf-8">
+<label for="q1">Security Question 1</label>
+<select id="q1"><option value="">Choose…</option><option disabled>Retired question</option>
+  <option>Where did you meet your spouse?</option><option>What was your first job?</option></select>
+<span id="q2label">Security Question 2</span>
+<div role="combobox" tabindex="0" aria-labelledby="q2label q2value" aria-expanded="false"
+     aria-controls="q2list" id="q2"><span id="q2value">Select a question</span></div>
+<div role="listbox" id="q2list" hidden>
+  <div role="option">Select a question</div>
+  <div role="option">Where did you meet your spouse?</div>
+  <div role="option">What was your first job?</div>
+</div>
+<script>
+  const box = document.getElementById("q2"), list = document.getElementById("q2list");
+  box.onclick = () => { list.hidden = false; box.setAttribute("aria-expanded", "true"); };
+  for (const o of list.children) o.onclick = () => {
+    document.getElementById("q2value").textContent = o.textContent;
+    o.setAttribute("aria-selected", "true");
+    list.hidden = true; box.setAttribute("aria-expanded", "false");
+  };
+</script>"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pick_takes_an_option_the_list_offers_never_a_placeholder_or_one_taken() {
+    let b = open_markup(QUESTIONS).await;
+    // Native: not the empty placeholder, not the disabled one.
+    let first = b
+        .select_any(&Locator::label("Security Question 1"), &[], T)
+        .await
+        .unwrap();
+    assert_eq!(first, "Where did you meet your spouse?");
+    // A custom list: not what the field showed empty, not what the first pick took.
+    let second = b
+        .select_any(
+            &Locator::label("Security Question 2"),
+            std::slice::from_ref(&first),
+            T,
+        )
+        .await
+        .unwrap();
+    assert_eq!(second, "What was your first job?");
+    let shown = b
+        .inspect("document.getElementById('q2value').textContent")
+        .await
+        .unwrap();
+    assert_eq!(shown, "What was your first job?");
+    // Nothing left: the wait says so and names what the list offers.
+    let taken = [first, second];
+    let err = b
+        .select_any(
+            &Locator::label("Security Question 1"),
+            &taken,
+            Duration::from_millis(600),
+        )
+        .await
+        .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("no option of"), "{msg}");
+    assert!(msg.contains("What was your first job?"), "{msg}");
+    b.close().await;
+}
