@@ -4,31 +4,54 @@
 //! files named by `--…-file`. Raw values here are checked and turned into settings
 //! (`settings.rs`) before any I/O.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::error::bad_input;
 
-/// The command line as given, with the settings file applied (`config::load`) and secrets on
-/// it refused. `--help`, `--version` and usage errors end the process here, as clap does.
-pub fn parse() -> anyhow::Result<Cli> {
-    let args: Vec<OsString> = std::env::args_os().collect();
-    refuse_secrets(&args)?;
-    // The fixture portal and the demo stand alone: a settings file naming a real mailbox must
-    // not have them APPEND fake code emails into it.
-    if !matches!(
-        subcommand(&args).as_deref(),
-        Some("fixture-portal" | "demo")
-    ) {
-        crate::config::load(&args)?;
+/// Parses `args` with `defaults` (a settings file's values, keyed by the environment variable
+/// of the flag each feeds) standing in for the flags' own defaults: a flag beats its variable,
+/// which beats the file, which beats the built-in default, and clap's matches say which of
+/// them each value came from. Nothing is written to the environment.
+pub fn parse_with(
+    args: &[OsString],
+    defaults: &BTreeMap<&'static str, String>,
+) -> Result<(Cli, clap::ArgMatches), clap::Error> {
+    let matches = with_defaults(Cli::command(), defaults).try_get_matches_from(args)?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    Ok((cli, matches))
+}
+
+/// `cmd` and every subcommand, each flag read from a variable in `defaults` defaulting to it.
+fn with_defaults(
+    mut cmd: clap::Command,
+    defaults: &BTreeMap<&'static str, String>,
+) -> clap::Command {
+    let given: Vec<(clap::Id, String)> = cmd
+        .get_arguments()
+        .filter_map(|a| {
+            let env = a.get_env()?.to_str()?;
+            Some((a.get_id().clone(), defaults.get(env)?.clone()))
+        })
+        .collect();
+    for (id, value) in given {
+        cmd = cmd.mut_arg(id, |a| a.default_value(value));
     }
-    Ok(Cli::try_parse_from(&args).unwrap_or_else(|e| e.exit()))
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(name, |sc| with_defaults(sc, defaults));
+    }
+    cmd
 }
 
 /// The subcommand's name: the first argument that is not a global option or its value.
-fn subcommand(args: &[OsString]) -> Option<String> {
+pub fn subcommand(args: &[OsString]) -> Option<String> {
     let mut it = args
         .iter()
         .skip(1)
@@ -207,14 +230,14 @@ pub enum Command {
     ///   --imap-url imaps://codes@127.0.0.1:9993/INBOX --imap-ca ca.pem
     #[cfg(feature = "fixture")]
     #[command(verbatim_doc_comment)]
-    FixturePortal(crate::commands::FixturePortalArgs),
+    FixturePortal(FixturePortalArgs),
 
     /// Run the whole existing-account flow against the bundled fixture portal and a throwaway
     /// local Dovecot mailbox, and print the credentials.
     ///
     /// Needs chromium and dovecot-imapd installed. Example: cigna-setup demo
     #[cfg(feature = "fixture")]
-    Demo(crate::commands::DemoArgs),
+    Demo(DemoArgs),
 
     /// The settings file: show the effective settings and where each came from.
     #[command(subcommand)]
@@ -741,4 +764,127 @@ pub struct StepsArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The fixture portal's skins and its late-render default, as its crate names them (the
+/// fixture_portal command's tests hold them to it: the command line knows no fixture type).
+#[cfg(feature = "fixture")]
+pub const FIXTURE_SKINS: [&str; 2] = ["classic", "material"];
+#[cfg(feature = "fixture")]
+pub const FIXTURE_LATE_RENDER_MAX_MS: u32 = 120;
+
+#[cfg(feature = "fixture")]
+#[derive(Debug, Args)]
+pub struct FixturePortalArgs {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    #[arg(long, env = "CIGNA_FIXTURE_PORT", default_value_t = 0)]
+    pub port: u16,
+
+    /// Where code emails are delivered (IMAP APPEND); password from CIGNA_IMAP_PASSWORD.
+    #[arg(long, env = "CIGNA_IMAP_URL", value_name = "URL")]
+    pub imap_url: Option<String>,
+
+    /// A CA certificate (PEM) to trust for the mailbox's TLS.
+    #[arg(long, env = "CIGNA_IMAP_CA", value_name = "FILE")]
+    pub imap_ca: Option<PathBuf>,
+
+    /// File holding the mailbox password (instead of CIGNA_IMAP_PASSWORD).
+    #[arg(long, env = "CIGNA_IMAP_PASSWORD_FILE", value_name = "FILE")]
+    pub imap_password_file: Option<PathBuf>,
+
+    /// The office's portal User ID.
+    #[arg(long, env = "CIGNA_OFFICE_USER", default_value = "office.manager")]
+    pub office_user: String,
+
+    /// An office TIN the portal knows (repeatable; default 123456789).
+    #[arg(long = "office-tin", value_name = "TIN")]
+    pub office_tins: Vec<String>,
+
+    /// The office's name, shown next to its TINs.
+    #[arg(long, default_value = "Zuub Family Dental")]
+    pub office_name: String,
+
+    /// Render late content (as real portals do) after a random delay of up to this many
+    /// milliseconds; 0 renders it at once.
+    #[arg(long, default_value_t = FIXTURE_LATE_RENDER_MAX_MS, value_name = "MS")]
+    pub late_render_max_ms: u32,
+
+    /// Approve each submitted registration this long after it was submitted (like 30s, 5m);
+    /// without it, approve with `curl -d user_id=ID http://127.0.0.1:PORT/__approve`.
+    #[arg(
+        long,
+        env = "CIGNA_FIXTURE_AUTO_APPROVE_AFTER",
+        value_name = "DURATION"
+    )]
+    pub auto_approve_after: Option<String>,
+
+    /// Misbehave like a real portal on a bad day (repeatable): `slow` (pages answer 1–3 s late),
+    /// `flaky500` (each review page answers HTTP 500 "Something went wrong" once per session),
+    /// `session-expire` (once, a session expires mid-flow), `drop-first-email` (an account's
+    /// first code email is lost), `late-email` (code emails arrive 20 s late), `stale-code` (the
+    /// first code entered was superseded: "incorrect", and a newer code email follows),
+    /// `taken-user-id` (the first User ID on Create Your Profile is reported taken).
+    #[arg(long = "fault", value_name = "MODE")]
+    pub faults: Vec<String>,
+
+    /// The office's own sign-in asks it to verify its identity with a code sent to the
+    /// office's email (shown in `/__state` as `office_code`; the tool asks for it).
+    #[arg(long)]
+    pub office_2fa: bool,
+
+    #[command(flatten)]
+    pub skin: SkinArg,
+}
+
+/// `--skin`: how the fixture portal's pages look (the back end is the same for every skin).
+#[cfg(feature = "fixture")]
+#[derive(Debug, Args, Clone)]
+pub struct SkinArg {
+    /// The fixture portal's look: `classic` (its original pages) or `material` (an
+    /// Angular-Material-like one); the routes, rules and flow are the same.
+    #[arg(
+        long = "skin",
+        env = "CIGNA_FIXTURE_SKIN",
+        value_name = "SKIN",
+        default_value = "classic",
+        value_parser = clap::builder::PossibleValuesParser::new(FIXTURE_SKINS)
+    )]
+    pub skin: String,
+}
+
+#[cfg(feature = "fixture")]
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DemoFlow {
+    /// The existing-account flow.
+    Existing,
+    /// Register, approve (as the access manager would), activate.
+    Register,
+}
+
+#[cfg(feature = "fixture")]
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Which flow to show.
+    #[arg(long, value_enum, default_value = "existing")]
+    pub flow: DemoFlow,
+
+    /// The TIN to set up.
+    #[arg(long, default_value = "123456789")]
+    pub tin: String,
+
+    #[arg(long, env = "CIGNA_BROWSER", value_name = "PATH")]
+    /// The Chromium to drive (default: chromium on PATH).
+    pub browser: Option<PathBuf>,
+
+    /// Where the demo's run is kept (default: cigna-setup-demo-runs in the temp directory, apart
+    /// from real runs).
+    #[arg(long, value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
+
+    /// Print the credentials JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub skin: SkinArg,
 }

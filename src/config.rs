@@ -1,7 +1,8 @@
 //! The settings file (`cigna-setup.toml`): what an office or a CI job sets once instead of on
-//! every command line. Read before the command line is parsed, and handed to it through the
-//! same environment variables the flags read, so the precedence is flag > environment > file >
-//! default with one mechanism. Secrets never live here.
+//! every command line. Read before the command line is parsed and handed to the parser as the
+//! flags' defaults, so the precedence is flag > environment > file > default with one
+//! mechanism, and every value knows where it came from (`config show`). Secrets never live
+//! here, and the environment is never written.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -189,7 +190,11 @@ pub const SECRETS: &[(&str, &str)] = &[
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Source {
-    /// The environment variable was set when the command started (or a flag was given).
+    /// A flag on the command line.
+    Flag {
+        flag: String,
+    },
+    /// The environment variable was set when the command started.
     Env {
         var: String,
     },
@@ -218,11 +223,51 @@ pub fn loaded() -> Loaded {
     LOADED.get().cloned().unwrap_or_default()
 }
 
+/// The command line as given, with the settings file applied and secrets on it refused.
+/// `--help`, `--version` and usage errors end the process here, as clap does.
+pub fn command_line() -> Result<crate::cli::Cli> {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    crate::cli::refuse_secrets(&args)?;
+    // The fixture portal and the demo stand alone: a settings file naming a real mailbox must
+    // not have them APPEND fake code emails into it.
+    let file = if matches!(
+        crate::cli::subcommand(&args).as_deref(),
+        Some("fixture-portal" | "demo")
+    ) {
+        FileSettings::default()
+    } else {
+        read(&args)?
+    };
+    let defaults = file
+        .values
+        .iter()
+        .filter_map(|(key, (value, _))| Some((setting_of(key)?.env, value.clone())))
+        .collect();
+    let (cli, matches) = crate::cli::parse_with(&args, &defaults).unwrap_or_else(|e| e.exit());
+    let _ = LOADED.set(provenance(
+        file,
+        &<crate::cli::Cli as clap::CommandFactory>::command(),
+        &matches,
+    ));
+    Ok(cli)
+}
+
+/// A settings file as read and checked: where it was, where one was looked for, and per key
+/// its value and line.
+#[derive(Debug, Clone, Default)]
+pub struct FileSettings {
+    pub file: Option<PathBuf>,
+    pub searched: Vec<PathBuf>,
+    pub values: BTreeMap<&'static str, (String, usize)>,
+}
+
+fn setting_of(key: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.key == key)
+}
+
 /// Finds and reads the settings file named by `--config`/`CIGNA_CONFIG` in `args`, or the
-/// default ones, checks every value, and sets the environment variables of the settings the
-/// environment does not set already. Call before parsing the command line, while the process
-/// has one thread.
-pub fn load(args: &[OsString]) -> Result<()> {
+/// default ones, and checks every value.
+pub fn read(args: &[OsString]) -> Result<FileSettings> {
     let given = config_flag(args).or_else(|| std::env::var_os("CIGNA_CONFIG").map(PathBuf::from));
     let searched = match &given {
         Some(path) => vec![path.clone()],
@@ -244,7 +289,7 @@ pub fn load(args: &[OsString]) -> Result<()> {
     if let Some(path) = &file {
         check_trusted(path)?;
     }
-    let from_file = match &file {
+    let values = match &file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 bad_input(format!(
@@ -256,37 +301,94 @@ pub fn load(args: &[OsString]) -> Result<()> {
         }
         None => BTreeMap::new(),
     };
-    let mut values = BTreeMap::new();
-    for s in SETTINGS {
-        let env = std::env::var(s.env).ok().filter(|v| !v.is_empty());
-        let entry = match (env, from_file.get(s.key)) {
-            (Some(v), _) => (
-                Source::Env {
-                    var: s.env.to_string(),
-                },
-                Some(v),
-            ),
-            (None, Some((value, line))) => {
-                // Edition 2021, before any other thread exists: the flags' env lookups see it.
-                std::env::set_var(s.env, value);
-                (
-                    Source::File {
-                        path: file.clone().unwrap_or_default(),
-                        line: *line,
-                    },
-                    Some(value.clone()),
-                )
-            }
-            (None, None) => (Source::Default, None),
-        };
-        values.insert(s.key, entry);
-    }
-    let _ = LOADED.set(Loaded {
+    Ok(FileSettings {
         file,
         searched,
         values,
-    });
-    Ok(())
+    })
+}
+
+/// Where each setting's value came from: what clap matched (a flag, the variable, or the
+/// default, which is the file's value when the file gave one); for a setting the command has
+/// no flag for, its variable, else the file.
+pub fn provenance(file: FileSettings, cmd: &clap::Command, matches: &clap::ArgMatches) -> Loaded {
+    let mut values = BTreeMap::new();
+    for s in SETTINGS {
+        let in_file = file.values.get(s.key).cloned();
+        let from_file = |(value, line): (String, usize)| {
+            (
+                Source::File {
+                    path: file.file.clone().unwrap_or_default(),
+                    line,
+                },
+                Some(value),
+            )
+        };
+        let env = std::env::var(s.env).ok().filter(|v| !v.is_empty());
+        let entry = match matched(cmd, matches, s.env) {
+            Some((clap::parser::ValueSource::CommandLine, flag, value)) => {
+                (Source::Flag { flag }, Some(value))
+            }
+            Some((clap::parser::ValueSource::EnvVariable, _, value)) => (
+                Source::Env {
+                    var: s.env.to_string(),
+                },
+                Some(value),
+            ),
+            Some(_) => in_file.map_or((Source::Default, None), from_file),
+            None => match (env, in_file) {
+                (Some(v), _) => (
+                    Source::Env {
+                        var: s.env.to_string(),
+                    },
+                    Some(v),
+                ),
+                (None, Some(f)) => from_file(f),
+                (None, None) => (Source::Default, None),
+            },
+        };
+        values.insert(s.key, entry);
+    }
+    Loaded {
+        file: file.file,
+        searched: file.searched,
+        values,
+    }
+}
+
+/// How the flag that reads `env` got its value in the subcommand that ran (deepest first):
+/// the source, the flag's name and the value as given.
+fn matched(
+    cmd: &clap::Command,
+    m: &clap::ArgMatches,
+    env: &str,
+) -> Option<(clap::parser::ValueSource, String, String)> {
+    if let Some((name, sub)) = m.subcommand() {
+        if let Some(found) = cmd
+            .find_subcommand(name)
+            .and_then(|sc| matched(sc, sub, env))
+        {
+            return Some(found);
+        }
+    }
+    let arg = cmd
+        .get_arguments()
+        .find(|a| a.get_env().and_then(|e| e.to_str()) == Some(env))?;
+    let id = arg.get_id().as_str();
+    let source = m.value_source(id)?;
+    let value = m
+        .get_raw(id)
+        .map(|vs| {
+            vs.map(|v| v.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    let flag = arg
+        .get_long()
+        .map(|l| format!("--{l}"))
+        .unwrap_or_else(|| id.to_string());
+    Some((source, flag, value))
 }
 
 /// `--config FILE` or `--config=FILE` on the command line.
@@ -588,5 +690,78 @@ mod tests {
             config_flag(&args(&["cigna-setup", "runs", "--", "--config", "x"])),
             None
         );
+    }
+
+    #[test]
+    fn each_value_knows_whether_a_flag_the_file_or_the_default_gave_it() {
+        let path = PathBuf::from("/etc/cigna-setup.toml");
+        let text = "code-timeout = \"9m\"\nimap-mailboxes = [\"INBOX\", \"Cigna\"]\n\
+                    action-timeout = \"40s\"\n[profile]\nfirst-name = \"Front\"\n";
+        let values = parse(text, &path).unwrap();
+        let file = FileSettings {
+            file: Some(path.clone()),
+            searched: vec![path.clone()],
+            values,
+        };
+        let defaults = file
+            .values
+            .iter()
+            .filter_map(|(key, (value, _))| Some((setting_of(key)?.env, value.clone())))
+            .collect();
+        let argv: Vec<OsString> = [
+            "cigna-setup",
+            "existing",
+            "--tin",
+            "123456789",
+            "--email",
+            "a@b.example",
+            "--phone",
+            "5555550100",
+            "--action-timeout",
+            "12s",
+        ]
+        .map(OsString::from)
+        .to_vec();
+        let (cli, matches) = crate::cli::parse_with(&argv, &defaults).unwrap();
+        let crate::cli::Command::Existing(existing) = cli.command else {
+            panic!("not existing");
+        };
+        // The file's values reach the typed arguments without the environment.
+        assert_eq!(existing.login.timing.code_timeout, "9m");
+        assert_eq!(existing.login.timing.action_timeout, "12s");
+        assert_eq!(existing.mailbox.imap_mailboxes, ["INBOX", "Cigna"]);
+        assert_eq!(existing.login.profile.first_name.as_deref(), Some("Front"));
+        assert!(std::env::var_os("CIGNA_CODE_TIMEOUT").is_none());
+
+        let loaded = provenance(
+            file,
+            &<crate::cli::Cli as clap::CommandFactory>::command(),
+            &matches,
+        );
+        let source = |key: &str| loaded.values[key].clone();
+        assert_eq!(
+            source("action-timeout"),
+            (
+                Source::Flag {
+                    flag: "--action-timeout".into()
+                },
+                Some("12s".into())
+            )
+        );
+        assert_eq!(
+            source("code-timeout"),
+            (
+                Source::File {
+                    path: path.clone(),
+                    line: 1
+                },
+                Some("9m".into())
+            )
+        );
+        assert_eq!(
+            source("profile.first-name"),
+            (Source::File { path, line: 5 }, Some("Front".into()))
+        );
+        assert_eq!(source("retries"), (Source::Default, None));
     }
 }

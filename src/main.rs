@@ -1,7 +1,8 @@
-//! The `cigna-setup` binary: parse, set up logging, run, map the error to an exit code.
+//! The `cigna-setup` binary: parse (with the settings file), set up logging, run, map the error
+//! to an exit code.
 
 fn main() {
-    let cli = match cigna_setup::cli::parse() {
+    let cli = match cigna_setup::config::command_line() {
         Ok(cli) => cli,
         Err(err) => fail(err),
     };

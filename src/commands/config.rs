@@ -121,6 +121,7 @@ pub fn show(args: ConfigShowArgs) -> Result<()> {
     }
     for (key, value, source) in &rows {
         let from = match source {
+            Source::Flag { flag } => format!("flag {flag}"),
             Source::Env { var } => format!("environment {var}"),
             Source::File { path, line } => format!("{} line {line}", path.display()),
             Source::Default => "default".to_string(),

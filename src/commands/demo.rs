@@ -2,20 +2,19 @@
 //! Dovecot, end to end on one machine; its arguments. With `fixture_portal.rs`, the only product
 //! code that uses the `cigna-fixture` crate (the `fixture` feature).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
 use cigna_fixture::dovecot::{Dovecot, DovecotOptions};
 use cigna_fixture::{PortalConfig, RunningPortal, DEFAULT_LATE_RENDER_MAX_MS};
-use clap::Args;
 use rand::distr::{Alphanumeric, SampleString};
 
 use super::activate::{run_activate, Activation};
-use super::fixture_portal::{with_exit_code, SkinArg};
+use super::fixture_portal::with_exit_code;
 use super::register::run_register;
 use super::run::Credentials;
+use crate::cli::{DemoArgs, DemoFlow};
 use crate::commands::existing::run_existing;
 use crate::mail::{MailboxConfig, MailboxUrl, Security};
 use crate::progress;
@@ -23,41 +22,6 @@ use crate::secrets::{self, Secret};
 use crate::settings::{self, ExistingSettings, NewLogin, Profile, RegisterSettings, Timing, Tin};
 
 const OFFICE_USER: &str = "office.manager";
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum DemoFlow {
-    /// The existing-account flow.
-    Existing,
-    /// Register, approve (as the access manager would), activate.
-    Register,
-}
-
-#[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// Which flow to show.
-    #[arg(long, value_enum, default_value = "existing")]
-    pub flow: DemoFlow,
-
-    /// The TIN to set up.
-    #[arg(long, default_value = "123456789")]
-    pub tin: String,
-
-    #[arg(long, env = "CIGNA_BROWSER", value_name = "PATH")]
-    /// The Chromium to drive (default: chromium on PATH).
-    pub browser: Option<PathBuf>,
-
-    /// Where the demo's run is kept (default: cigna-setup-demo-runs in the temp directory, apart
-    /// from real runs).
-    #[arg(long, value_name = "DIR")]
-    pub runs_dir: Option<PathBuf>,
-
-    /// Print the credentials JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-
-    #[command(flatten)]
-    pub skin: SkinArg,
-}
 
 /// The settings to read `user`'s mailbox on the throwaway Dovecot: imaps, its CA trusted.
 fn dovecot_mailbox(dovecot: &Dovecot, user: &str) -> MailboxConfig {
@@ -109,7 +73,7 @@ pub async fn command(args: DemoArgs) -> Result<()> {
         auto_approve_after: None,
         faults: Vec::new(),
         office_2fa: false,
-        skin: args.skin.skin,
+        skin: super::fixture_portal::skin(&args.skin)?,
     })
     .await
     .map_err(with_exit_code)?;

@@ -17,10 +17,8 @@ mod runs;
 mod steps;
 
 #[cfg(feature = "fixture")]
-pub use demo::{DemoArgs, DemoFlow};
 pub use existing::run_existing;
 #[cfg(feature = "fixture")]
-pub use fixture_portal::{FixturePortalArgs, SkinArg};
 pub use run::Credentials;
 
 use anyhow::Result;

@@ -559,20 +559,20 @@ pub fn remembered_mailbox(
             .and_then(|v| v.as_str())
             .map(str::to_string)
     };
-    // The run's own mailbox beats the settings file (which may name another office's); a flag
-    // or an environment variable given now beats the run. A value is the file's when it is what
-    // the file set.
+    // The run's own mailbox beats the settings file (which may name another office's) and the
+    // defaults; a flag or an environment variable given now beats the run.
     let loaded = crate::config::loaded();
-    let from_file = |key: &str, value: &str| {
+    let given_now = |key: &str| {
         matches!(
             loaded.values.get(key),
-            Some((crate::config::Source::File { .. }, Some(v))) if v == value
+            Some((
+                crate::config::Source::Flag { .. } | crate::config::Source::Env { .. },
+                _
+            ))
         )
     };
-    let given = |key: &str, value: Option<String>| value.filter(|v| !from_file(key, v));
-    let folders = if args.imap_mailboxes.is_empty()
-        || from_file("imap-mailboxes", &args.imap_mailboxes.join(","))
-    {
+    let given = |key: &str, value: Option<String>| value.filter(|_| given_now(key));
+    let folders = if args.imap_mailboxes.is_empty() || !given_now("imap-mailboxes") {
         journal
             .input("imap_mailboxes")
             .and_then(|v| serde_json::from_value(v.clone()).ok())
@@ -580,15 +580,11 @@ pub fn remembered_mailbox(
     } else {
         args.imap_mailboxes.clone()
     };
-    let auth_name = match args.imap_auth {
-        crate::cli::ImapAuthArg::Login => "login",
-        crate::cli::ImapAuthArg::Plain => "plain",
-    };
-    // The recorded login method holds unless this command asks for another (LOGIN is the
-    // default, so only `plain` can be asked for).
+    // The recorded login method holds unless this command asks for one.
     let imap_auth = match remembered("imap_auth").as_deref() {
+        _ if given_now("imap-auth") => args.imap_auth,
         Some("plain") => crate::cli::ImapAuthArg::Plain,
-        Some("login") if from_file("imap-auth", auth_name) => crate::cli::ImapAuthArg::Login,
+        Some("login") => crate::cli::ImapAuthArg::Login,
         _ => args.imap_auth,
     };
     crate::settings::mailbox(&crate::cli::MailboxArgs {
