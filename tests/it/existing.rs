@@ -551,6 +551,68 @@ async fn a_rerun_for_an_email_already_added_stops_without_adding_it_twice(skin: 
     assert_eq!(world.portal.state_json()["duplicate_creations"], 0);
 }
 
+on_each_skin!(the_duplicate_guard_reads_every_page_of_the_users_table);
+/// Twelve users (the office manager and eleven added): on the material skin the table shows
+/// ten a page, so the one this run asks for is on page 2, and a page-1 look would add it twice.
+async fn the_duplicate_guard_reads_every_page_of_the_users_table(skin: Skin) {
+    let world = World::builder().skin(skin).start().await;
+    // Added over HTTP, as the portal's forms post them: the pages' look does not matter here.
+    let mut portal = crate::support::portal::Client::new(world.portal.url());
+    let moved = |r: &crate::support::portal::HttpResponse, to: &str| {
+        assert_eq!(r.status, 303, "expected a redirect to {to}: {}", r.body);
+    };
+    portal.get("/").await;
+    let r = portal
+        .post(
+            "/login",
+            &[("userId", "office.manager"), ("password", OFFICE_PASSWORD)],
+        )
+        .await;
+    moved(&r, "/home");
+    for i in 0..11 {
+        let email = format!("paged{i:02}.123456789@codes.zuub.test");
+        let steps: [(&str, Vec<(&str, &str)>); 4] = [
+            (
+                "/access/users/new",
+                vec![
+                    ("firstName", "Insurance"),
+                    ("lastName", "Admin"),
+                    ("jobRole", "Administration support"),
+                    ("phone", "(555) 123-4567"),
+                    ("email", &email),
+                ],
+            ),
+            (
+                "/access/users/new/access",
+                vec![("access", "individual"), ("tin", TIN)],
+            ),
+            (
+                "/access/users/new/entitlements",
+                vec![("entitlement", "Claim Status")],
+            ),
+            ("/access/users/new/review", vec![]),
+        ];
+        for (path, fields) in steps {
+            portal.get(path).await;
+            let r = portal.post(path, &fields).await;
+            moved(&r, path);
+        }
+    }
+    assert_eq!(world.users().len(), 11);
+    let out = world
+        .existing("paged10.123456789@codes.zuub.test")
+        .run()
+        .await;
+    out.assert_code(3);
+    assert!(
+        out.stderr.contains("is already in the portal"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(world.users().len(), 11);
+    assert_eq!(world.portal.state_json()["duplicate_creations"], 0);
+}
+
 /// Chromium itself, the fallback where the headless shell is not installed, runs the whole flow
 /// too (the other tests run whichever browser the tool prefers, or `CIGNA_BROWSER`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
