@@ -640,14 +640,13 @@ pub struct StepArgs {
     pub with: ContinueArgs,
 }
 
+/// The real portal's entry URL.
+pub const DEFAULT_PORTAL_URL: &str = "https://cignaforhcp.cigna.com/";
+
 #[derive(Debug, Args, Clone)]
 pub struct PortalArgs {
     /// The portal's entry URL; everything after it is reached by clicking.
-    #[arg(
-        long,
-        env = "CIGNA_PORTAL_URL",
-        default_value = "https://cignaforhcp.cigna.com/"
-    )]
+    #[arg(long, env = "CIGNA_PORTAL_URL", default_value = DEFAULT_PORTAL_URL)]
     pub portal_url: String,
 
     /// The Chromium to drive (default: chromium, chromium-browser or google-chrome on PATH).
@@ -772,6 +771,8 @@ pub struct StepsArgs {
 pub const FIXTURE_SKINS: [&str; 2] = ["classic", "material"];
 #[cfg(feature = "fixture")]
 pub const FIXTURE_LATE_RENDER_MAX_MS: u32 = 120;
+#[cfg(feature = "fixture")]
+pub const FIXTURE_OFFICE_ROLES: [&str; 2] = ["access-manager", "standard"];
 
 #[cfg(feature = "fixture")]
 #[derive(Debug, Args)]
@@ -831,6 +832,16 @@ pub struct FixturePortalArgs {
     /// office's email (shown in `/__state` as `office_code`; the tool asks for it).
     #[arg(long)]
     pub office_2fa: bool,
+
+    /// What the office login may do: `access-manager` (add users) or `standard` (its menu has
+    /// no Manage User Access, as the guide's note on access managers describes).
+    #[arg(
+        long,
+        default_value = "access-manager",
+        value_name = "ROLE",
+        value_parser = clap::builder::PossibleValuesParser::new(FIXTURE_OFFICE_ROLES)
+    )]
+    pub office_role: String,
 
     #[command(flatten)]
     pub skin: SkinArg,

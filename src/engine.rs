@@ -304,6 +304,7 @@ impl<'a> Engine<'a> {
                         exit: Exit::PortalStep,
                         message: "the browser could not carry out the action".into(),
                         page: None,
+                        outcome: None,
                     })
                 };
                 err.context(format!(
@@ -406,6 +407,16 @@ impl<'a> Engine<'a> {
                 let url = self.vars.render(url)?;
                 same_origin_as_portal(&url, &self.vars.render("{portal_url}")?)?;
                 b.goto(&url).await
+            }
+            Action::Require { target, outcome } => {
+                let target = self.render_locator(target)?;
+                if b.shows_element_settled(&target, &self.loading, t).await? {
+                    return Ok(());
+                }
+                Err(crate::error::named_outcome(
+                    outcome,
+                    format!("the page, once settled, shows no {target} ({outcome})"),
+                ))
             }
             Action::Expect { text, unless, or } => {
                 let mut unless: Vec<String> = unless

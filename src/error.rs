@@ -16,6 +16,8 @@ pub enum Exit {
     VerificationCode,
     /// The environment: no browser, mailbox unreachable, Dovecot missing… (exit 5).
     Environment,
+    /// The office login cannot add users: it is not a website access manager (exit 6).
+    NotAccessManager,
     /// Interrupted by Ctrl-C, SIGINT (exit 130).
     Interrupted,
     /// Stopped by SIGTERM (exit 143).
@@ -31,6 +33,7 @@ impl Exit {
             Exit::PortalStep => 3,
             Exit::VerificationCode => 4,
             Exit::Environment => 5,
+            Exit::NotAccessManager => 6,
             Exit::Interrupted => 130,
             Exit::Terminated => 143,
             Exit::HungUp => 129,
@@ -46,6 +49,9 @@ pub struct Failure {
     /// What the portal said when it refused (commands branch on it: pending approval, a taken
     /// User ID).
     pub page: Option<PageSaid>,
+    /// The named outcome the flow gave this failure (`not_access_manager`): commands branch on
+    /// it, never on the page's words.
+    pub outcome: Option<String>,
 }
 
 /// A refusal the portal showed: a message next to a field, or a text the flow names.
@@ -80,8 +86,31 @@ impl Failure {
             exit,
             message: message.into(),
             page: None,
+            outcome: None,
         })
     }
+}
+
+/// The named outcome a flow gave the failure, if any.
+pub fn outcome(err: &anyhow::Error) -> Option<&str> {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<Failure>())
+        .find_map(|f| f.outcome.as_deref())
+}
+
+/// A flow's named outcome as a failure: its exit code is the outcome's (6 for
+/// `not_access_manager`), else a failed portal step's.
+pub fn named_outcome(outcome: &str, message: impl Into<String>) -> anyhow::Error {
+    let exit = match outcome {
+        crate::flow::NOT_ACCESS_MANAGER => Exit::NotAccessManager,
+        _ => Exit::PortalStep,
+    };
+    anyhow::Error::new(Failure {
+        exit,
+        message: message.into(),
+        page: None,
+        outcome: Some(outcome.to_string()),
+    })
 }
 
 /// Bad input or usage: exit 2.

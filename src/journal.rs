@@ -27,6 +27,8 @@ pub enum Status {
     PendingApproval,
     /// The login works: first sign-in with 2FA done.
     Active,
+    /// The office login cannot add users: nothing was created; register instead.
+    NotAccessManager,
     /// Not run: what it would do was already done in the portal.
     Skipped,
 }
@@ -41,6 +43,7 @@ impl Status {
             Status::Failed => "failed",
             Status::PendingApproval => "pending_approval",
             Status::Active => "active",
+            Status::NotAccessManager => "not_access_manager",
             Status::Skipped => "skipped",
         }
     }

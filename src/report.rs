@@ -17,6 +17,7 @@ fn status_word(status: &Status) -> &'static str {
         Status::Done => "done",
         Status::Failed => "failed",
         Status::PendingApproval => "pending approval",
+        Status::NotAccessManager => "not an access manager",
         Status::Active => "active",
         Status::Skipped => "skipped",
     }
@@ -37,12 +38,44 @@ fn submitted(journal: &Journal) -> bool {
         })
 }
 
+/// The registration that stands in for an existing-account run whose office login cannot add
+/// users: the same TIN, email and phone (and portal, when not the default).
+pub fn register_command(journal: &Journal) -> String {
+    let text = |name: &str| shell_word(journal.input(name).and_then(|v| v.as_str()).unwrap_or("…"));
+    let mut command = format!(
+        "cigna-setup register --tin {} --email {} --phone {}",
+        text("tin"),
+        text("email"),
+        text("phone")
+    );
+    let portal = text("portal_url");
+    if portal != crate::cli::DEFAULT_PORTAL_URL {
+        command.push_str(&format!(" --portal-url {portal}"));
+    }
+    command
+}
+
+/// `word` as a shell reads it back: as it is when it holds nothing a shell treats specially,
+/// else in single quotes (a phone like "(555) 123-4567" must be pasted as one argument).
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@._+-:/=,%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 /// What to run next for a run in this state.
 pub fn next_command(journal: &Journal) -> Option<String> {
     let id = &journal.run_id;
     match journal.status() {
         Status::Active | Status::Done => None,
         Status::PendingApproval => Some(format!("cigna-setup activate {id}")),
+        Status::NotAccessManager => Some(register_command(journal)),
         _ if submitted(journal) => Some(format!("cigna-setup activate {id}")),
         _ => Some(format!("cigna-setup resume {id}")),
     }
@@ -270,4 +303,18 @@ pub fn write(journal: &Journal) -> Result<()> {
 pub fn path(run_dir: &Path) -> Option<std::path::PathBuf> {
     let p = run_dir.join("report.html");
     p.is_file().then_some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn a_pasted_command_keeps_each_value_one_word() {
+        assert_eq!(shell_word("admin@zuub.com"), "admin@zuub.com");
+        assert_eq!(shell_word("https://x.example/"), "https://x.example/");
+        assert_eq!(shell_word("(555) 123-4567"), "'(555) 123-4567'");
+        assert_eq!(shell_word("o'neil@zuub.com"), "'o'\\''neil@zuub.com'");
+        assert_eq!(shell_word(""), "''");
+    }
 }

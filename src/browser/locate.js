@@ -1530,13 +1530,16 @@
   }
 
   // Any option the list offers but `req.avoid` (what earlier picks took), in the page's
-  // order; never a placeholder: a disabled option, a native one without a value, or one named
-  // as the field read before anything was chosen ("Select a question" is what an empty field
-  // shows, not a choice). The reply's value is the option chosen. A custom list shows its
-  // options only once open, so the choice is made then and kept for the verb's later requests.
+  // order; never a placeholder: a disabled option, a native one without a value, one named as a
+  // prompt ("Select a question", "-- choose --"), or what the field showed while it displayed
+  // its placeholder. A field that already holds a free option keeps it (a step run again on a
+  // page that kept its values). The reply's value is the option chosen. A custom list shows
+  // its options only once open, so the choice is made then and kept for the verb's later
+  // requests.
   function pickAny(el, role) {
     const avoid = new Set((req.avoid || []).map(key));
-    const free = (name) => norm(name) !== "" && !avoid.has(key(name));
+    const prompt = (name) => /^\s*(select|choose|pick|please)\b/i.test(name) || /^\s*-{2,}/.test(name);
+    const free = (name) => norm(name) !== "" && !avoid.has(key(name)) && !prompt(name);
     const noneLeft = (names) => ({
       status: "wait",
       reason: `no option of ${describe(el)} is left to choose`,
@@ -1544,7 +1547,9 @@
     });
     if (el.localName === "select") {
       const opts = Array.from(el.options);
-      const o = opts.find((o) => !o.disabled && o.value !== "" && free(o.label || o.text));
+      const usable = (o) => !o.disabled && o.value !== "" && free(o.label || o.text);
+      const current = el.selectedOptions[0];
+      const o = current && usable(current) ? current : opts.find(usable);
       if (!o) return noneLeft(opts.map((o) => o.label || o.text));
       req.text = norm(o.label || o.text);
       const r = selectNative(el);
@@ -1554,7 +1559,10 @@
     if (window.__cignaPickVerb !== req.verb_id) {
       window.__cignaPickVerb = req.verb_id;
       window.__cignaPicked = undefined;
-      window.__cignaPickBlank = key(shownValue(el));
+      const shown = shownValue(el);
+      const placeholder = el.hasAttribute("aria-placeholder") || !!el.querySelector('[class*="placeholder" i]');
+      window.__cignaPickBlank = placeholder ? key(shown) : null;
+      if (!placeholder && free(shown)) window.__cignaPicked = norm(shown);
     }
     if (window.__cignaPicked === undefined) {
       const popup = popupOf(el);
@@ -1777,6 +1785,13 @@
         const text = pageText();
         if ([req.text, ...(req.or || [])].some((t) => text.includes(key(t)))) return { status: "ok" };
         return refusal() || { status: "wait", reason: "text not on the page", seen: headings() };
+      }
+      case "present": {
+        // Whether a control is there at all, decided once the page has settled: a menu that
+        // lacks an entry (a login without a right) is not a slow one.
+        const why = settling();
+        if (why) return { status: "wait", reason: why, seen: [] };
+        return { status: "ok", value: candidates(req.target).some(visible) ? "yes" : "no" };
       }
       case "look": {
         // One look that a later decision rests on: only once the page has settled, and

@@ -151,6 +151,8 @@ enum Verb<'a> {
         next: Option<&'a Locator>,
         loading: &'a [String],
     },
+    /// Whether a control shows, once the page has settled.
+    Present(&'a Locator, &'a [String]),
     /// The page as the engine sees it (`page snapshot`).
     Outline,
     /// Role, name and exposure of every element carrying this attribute.
@@ -189,6 +191,7 @@ impl Verb<'_> {
                 next,
                 loading,
             } => json!({"op": "look", "text": text, "next": next, "loading": loading}),
+            Verb::Present(l, loading) => json!({"op": "present", "target": l, "loading": loading}),
             Verb::Outline => json!({"op": "outline"}),
             Verb::Describe(attr) => json!({"op": "describe", "attr": attr}),
         }
@@ -215,6 +218,7 @@ impl Verb<'_> {
             Verb::ReadField(l) => format!("read {l}"),
             Verb::Scroll => "scroll the agreement to its end".to_string(),
             Verb::Look { text, .. } => format!("look for \"{text}\" once the page has settled"),
+            Verb::Present(l, _) => format!("look for {l} once the page has settled"),
             Verb::Outline => "outline the page".to_string(),
             Verb::Describe(attr) => format!("describe the elements marked {attr}"),
         }
@@ -337,6 +341,7 @@ impl Browser {
             Err(e) => Err(anyhow::Error::new(error::Failure {
                 exit: error::Exit::PortalStep,
                 message: format!("could not open {url}: {e}"),
+                outcome: None,
                 page: Some(error::PageSaid {
                     field: None,
                     text: format!("could not open {url}"),
@@ -487,6 +492,18 @@ impl Browser {
             next,
             loading,
         };
+        Ok(self.until_done(&verb, timeout).await?.as_deref() == Some("yes"))
+    }
+
+    /// Whether the page shows `target`, looked at once the page has settled (as
+    /// `shows_settled`): for a control whose absence means something, not a slow page.
+    pub async fn shows_element_settled(
+        &self,
+        target: &Locator,
+        loading: &[String],
+        timeout: Duration,
+    ) -> Result<bool> {
+        let verb = Verb::Present(target, loading);
         Ok(self.until_done(&verb, timeout).await?.as_deref() == Some("yes"))
     }
 
@@ -835,6 +852,7 @@ impl Browser {
                             return Err(anyhow::Error::new(error::Failure {
                                 exit: error::Exit::PortalStep,
                                 message,
+                                outcome: None,
                                 page: reply.said.map(|text| error::PageSaid {
                                     field: reply.field,
                                     text,

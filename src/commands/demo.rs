@@ -74,6 +74,7 @@ pub async fn command(args: DemoArgs) -> Result<()> {
         faults: Vec::new(),
         office_2fa: false,
         skin: super::fixture_portal::skin(&args.skin)?,
+        office_role: cigna_fixture::OfficeRole::AccessManager,
     })
     .await
     .map_err(with_exit_code)?;

@@ -56,7 +56,8 @@ pub async fn run_existing(settings: &ExistingSettings) -> Result<Credentials> {
         ],
     )?;
     let mut retry = run::UserIdRetry::new(login);
-    run::run_flow(
+    let started = std::time::Instant::now();
+    let outcome = run::run_flow(
         &flow,
         &mut journal,
         vars,
@@ -66,7 +67,26 @@ pub async fn run_existing(settings: &ExistingSettings) -> Result<Credentials> {
         },
         &mut |err, _step, vars, journal| retry.mend(err, vars, journal, &mut creds),
     )
-    .await?;
+    .await;
+    if let Err(err) = outcome {
+        if crate::error::outcome(&err) != Some(crate::flow::NOT_ACCESS_MANAGER) {
+            return Err(err);
+        }
+        run::finish(&mut journal, Status::NotAccessManager)?;
+        return Err(crate::error::named_outcome(
+            crate::flow::NOT_ACCESS_MANAGER,
+            format!(
+                "the office user {} is not a website access manager of this organization: its \
+                 portal menu offers no way to add users (seen after {}, before anything was \
+                 created). Register a new account instead: {} — or contact Cigna Support to \
+                 identify the organization's access manager. Run {} is kept.",
+                settings.office_user,
+                crate::progress::human(started.elapsed()),
+                crate::report::register_command(&journal),
+                journal.run_id
+            ),
+        ));
+    }
     run::finish(&mut journal, Status::Active)?;
     Ok(run::credentials_of(
         &journal,

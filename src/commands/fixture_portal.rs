@@ -86,6 +86,10 @@ pub async fn command(args: FixturePortalArgs) -> Result<()> {
         faults,
         office_2fa: args.office_2fa,
         skin: skin(&args.skin)?,
+        office_role: args
+            .office_role
+            .parse()
+            .map_err(|e| bad_input(format!("--office-role: {e}")))?,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await
@@ -116,6 +120,10 @@ mod tests {
     #[test]
     fn the_command_line_names_the_fixtures_skins_and_default_as_its_crate_does() {
         assert_eq!(crate::cli::FIXTURE_SKINS, Skin::ALL.map(|s| s.name()));
+        assert_eq!(
+            crate::cli::FIXTURE_OFFICE_ROLES,
+            cigna_fixture::OfficeRole::ALL.map(|r| r.name())
+        );
         assert_eq!(
             crate::cli::FIXTURE_LATE_RENDER_MAX_MS,
             cigna_fixture::DEFAULT_LATE_RENDER_MAX_MS

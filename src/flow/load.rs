@@ -122,6 +122,8 @@ struct RawAction {
     select: Option<RawTarget>,
     pick: Option<RawTarget>,
     prefer: Option<String>,
+    require: Option<RawTarget>,
+    outcome: Option<String>,
     check: Option<RawTarget>,
     uncheck: Option<RawTarget>,
     check_exactly: Option<RawAmong>,
@@ -244,6 +246,9 @@ impl RawAction {
         if self.prefer.is_some() && self.pick.is_none() {
             bail!("`prefer` goes with `pick`");
         }
+        if self.outcome.is_some() && self.require.is_none() {
+            bail!("`outcome` goes with `require`");
+        }
         if self.next_page.is_some() && self.already_created.is_none() {
             bail!("`next-page` goes with `already-created`");
         }
@@ -259,6 +264,7 @@ impl RawAction {
             self.fill.is_some(),
             self.select.is_some(),
             self.pick.is_some(),
+            self.require.is_some(),
             self.check.is_some(),
             self.uncheck.is_some(),
             self.check_exactly.is_some(),
@@ -271,8 +277,8 @@ impl RawAction {
         ];
         if verbs.iter().filter(|v| **v).count() != 1 {
             bail!(
-                "an action has exactly one verb: goto, expect, click, fill, select, pick, check, \
-                 uncheck, check-exactly, scroll-agreement, capture, note-mailbox, wait-for-code, \
+                "an action has exactly one verb: goto, expect, click, fill, select, pick, require, \
+                 check, uncheck, check-exactly, scroll-agreement, capture, note-mailbox, wait-for-code, \
                  ask-code, already-created"
             );
         }
@@ -312,6 +318,22 @@ impl RawAction {
             Action::Select {
                 target: t.resolve(Default_::Field)?,
                 option: need(self.option, "option", "select")?,
+            }
+        } else if let Some(t) = self.require {
+            let outcome = need(self.outcome, "outcome", "require")?;
+            if outcome.is_empty()
+                || !outcome
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                bail!(
+                    "`outcome = {}` is a name of lower-case letters, digits and `_`",
+                    error::shown(&outcome)
+                );
+            }
+            Action::Require {
+                target: t.resolve(Default_::Clickable)?,
+                outcome,
             }
         } else if let Some(t) = self.pick {
             Action::Pick {

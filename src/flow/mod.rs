@@ -10,5 +10,5 @@ mod model;
 pub mod vars;
 
 pub use load::{builtin, from_file, parse, recorded, BUILTIN};
-pub use model::{Action, Ends, Flow, Step, PENDING_APPROVAL};
+pub use model::{Action, Ends, Flow, Step, NOT_ACCESS_MANAGER, PENDING_APPROVAL};
 pub use vars::Vars;

@@ -33,6 +33,8 @@ pub struct Flow {
 
 /// The outcome of a registration waiting for its access manager's approval.
 pub const PENDING_APPROVAL: &str = "pending_approval";
+/// The outcome of an office login without the right to add users (exit 6).
+pub const NOT_ACCESS_MANAGER: &str = "not_access_manager";
 
 /// What a run is once its flow's every step is done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +86,12 @@ pub enum Action {
     Select {
         target: Locator,
         option: String,
+    },
+    /// Go on only if the page, once settled, shows `target`; else stop with the named
+    /// `outcome` (a menu without "Manage User Access": the login is no access manager).
+    Require {
+        target: Locator,
+        outcome: String,
     },
     /// Choose `prefer` in a list, or when it is empty any option the list offers that an
     /// earlier pick of the step did not take; the choice goes to `captured.<into>`.
@@ -157,9 +165,11 @@ impl Action {
                 v.extend(or.iter().map(String::as_str));
                 v
             }
-            Action::Click(l) | Action::Check(l) | Action::Uncheck(l) | Action::ExpectElement(l) => {
-                loc(l)
-            }
+            Action::Click(l)
+            | Action::Check(l)
+            | Action::Uncheck(l)
+            | Action::ExpectElement(l)
+            | Action::Require { target: l, .. } => loc(l),
             Action::Fill { target, value: s }
             | Action::Select { target, option: s }
             | Action::Pick {
@@ -218,6 +228,7 @@ impl Action {
                 format!("expect \"{text}\" or \"{}\"", or.join("\" or \""))
             }
             Action::ExpectElement(l) => format!("expect {l}"),
+            Action::Require { target, .. } => format!("require {target}"),
             Action::Click(l) => format!("click {l}"),
             Action::Fill { target, .. } => format!("fill {target}"),
             Action::Select { target, option } => format!("choose \"{option}\" in {target}"),

@@ -632,3 +632,56 @@ async fn the_flow_runs_on_chromium_as_well_as_on_the_headless_shell() {
     assert_eq!(users.len(), 1, "exactly one user: {users:?}");
     assert_eq!(users[0]["email"], email);
 }
+
+on_each_skin!(an_office_login_that_cannot_add_users_stops_with_the_register_command);
+/// The guide's note: "Only Access Managers can add new users." A standard office login's menu
+/// has no Manage User Access: the run stops at once with exit 6 and the registration to run
+/// instead, having created nothing.
+async fn an_office_login_that_cannot_add_users_stops_with_the_register_command(skin: Skin) {
+    let world = World::builder()
+        .skin(skin)
+        .office_role(cigna_fixture::OfficeRole::Standard)
+        .start()
+        .await;
+    let email = "standard.123456789@codes.zuub.test";
+    let out = world.existing(email).run().await;
+    out.assert_code(6);
+    let said = out.stderr.as_str();
+    assert!(
+        said.contains("is not a website access manager of this organization"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "cigna-setup register --tin {TIN} --email {email} --phone 5551234567 \
+             --portal-url {}",
+            world.portal.url()
+        )),
+        "{said}"
+    );
+    assert!(said.contains("contact Cigna Support"), "{said}");
+    // How long it took is said, not asserted: a look once the menu settled, not a timeout.
+    let took = said
+        .split("seen after ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .expect("the time it took");
+    eprintln!("not an access manager: seen after {took}");
+    assert!(world.users().is_empty(), "nothing was created");
+    assert_eq!(world.portal.state_json()["duplicate_creations"], 0);
+
+    let listed = Cli::new("runs")
+        .path_flag("--runs-dir", world.runs.path())
+        .arg("--json")
+        .run()
+        .await;
+    listed.assert_code(0);
+    let listed = listed.json();
+    assert_eq!(listed[0]["status"], "not_access_manager", "{listed}");
+    assert!(
+        listed[0]["next"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("cigna-setup register --tin")),
+        "{listed}"
+    );
+}

@@ -27,8 +27,11 @@ pub(crate) fn secret_values(dir: &Path) -> Vec<String> {
         serde_json::from_str(&std::fs::read_to_string(dir.join("secrets.json")).unwrap()).unwrap();
     let mut values: Vec<String> = secrets
         .iter()
+        // A security question is the portal's, shown on its page: not a secret; its answer is.
         .filter(|(k, _)| {
-            k.contains("password") || k.contains("answer") || k.starts_with("captured.")
+            k.contains("password")
+                || k.contains("answer")
+                || (k.starts_with("captured.") && !k.starts_with("captured.question"))
         })
         .map(|(_, v)| v.as_str().unwrap().to_string())
         .collect();

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use cigna_fixture::dovecot::{Dovecot, DovecotOptions};
-use cigna_fixture::{Fault, PortalConfig, RunningPortal, Skin, DEFAULT_LATE_RENDER_MAX_MS};
+use cigna_fixture::{
+    Fault, OfficeRole, PortalConfig, RunningPortal, Skin, DEFAULT_LATE_RENDER_MAX_MS,
+};
 use serde_json::Value;
 
 use super::dovecot::{append_to, DovecotMailbox as _};
@@ -29,6 +31,7 @@ pub struct WorldBuilder {
     office_2fa: bool,
     skin: Option<Skin>,
     office_tins: Option<Vec<String>>,
+    office_role: OfficeRole,
 }
 
 impl WorldBuilder {
@@ -47,6 +50,12 @@ impl WorldBuilder {
     /// The office's sign-in asks for a code sent to the office (`--office-2fa`).
     pub fn office_2fa(mut self) -> Self {
         self.office_2fa = true;
+        self
+    }
+
+    /// What the office login may do (`--office-role`): a standard user cannot add users.
+    pub fn office_role(mut self, role: OfficeRole) -> Self {
+        self.office_role = role;
         self
     }
 
@@ -178,6 +187,7 @@ impl World {
             faults: options.faults,
             office_2fa: options.office_2fa,
             skin,
+            office_role: options.office_role,
         })
         .await
         .expect("the fixture portal must start");
