@@ -212,6 +212,7 @@ fn main() {
             faults: Vec::new(),
             office_2fa: false,
             skin: cigna_fixture::Skin::Classic,
+            office_role: cigna_fixture::OfficeRole::AccessManager,
         })
         .await
         .expect("fixture portal");
