@@ -367,6 +367,12 @@ pub struct ExistingArgs {
         value_delimiter = ','
     )]
     pub entitlements: Vec<String>,
+
+    /// When the office login turns out not to be a website access manager (it cannot add
+    /// users), go on in the same run with a new registration for this TIN, email and phone,
+    /// up to "pending approval" (then `cigna-setup activate RUN`), instead of stopping (exit 6).
+    #[arg(long)]
+    pub or_register: bool,
 }
 
 /// Where the code comes from when the office's own sign-in asks to verify its identity (the

@@ -233,6 +233,14 @@ impl Journal {
         &self.status
     }
 
+    /// The run goes on with another flow (a registration, when the office login could not add
+    /// users): its name, and its steps after those already recorded.
+    pub fn switch_flow(&mut self, name: &str, step_ids: &[String]) -> Result<()> {
+        self.flow = name.to_string();
+        self.add_steps(step_ids)?;
+        self.save()
+    }
+
     pub fn set_status(&mut self, status: Status) -> Result<()> {
         self.status = status;
         self.save()

@@ -80,6 +80,8 @@ pub struct ExistingSettings {
     /// `--entitlement` as given: the flow checks them against what its page offers.
     pub entitlements: Vec<String>,
     pub office_code: crate::office_code::OfficeCode,
+    /// An office login that cannot add users registers a new account instead.
+    pub or_register: bool,
 }
 
 /// Everything `register` needs, checked. The mailbox is only remembered for `activate`.
@@ -565,6 +567,7 @@ impl ExistingSettings {
                 args.office_code.office_code_file.as_deref(),
                 args.office_code.office_code_stdin,
             )?,
+            or_register: args.or_register,
         })
     }
 }

@@ -120,6 +120,7 @@ pub async fn command(args: DemoArgs) -> Result<()> {
                 entitlements: Vec::new(),
                 // The bundled portal does not ask the office for a code.
                 office_code: crate::office_code::OfficeCode::Unavailable,
+                or_register: false,
             })
             .await
         }

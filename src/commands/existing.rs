@@ -6,6 +6,7 @@ use serde_json::json;
 use super::run::{self, Credentials, Target};
 use crate::cli::ExistingArgs;
 use crate::journal::Status;
+use crate::progress;
 use crate::secrets::{self, Secret};
 use crate::settings::ExistingSettings;
 
@@ -60,7 +61,7 @@ pub async fn run_existing(settings: &ExistingSettings) -> Result<Credentials> {
     let outcome = run::run_flow(
         &flow,
         &mut journal,
-        vars,
+        vars.clone(),
         Target {
             office_code: settings.office_code.clone(),
             ..Target::of(login, Some(settings.mailbox.clone()))
@@ -71,6 +72,9 @@ pub async fn run_existing(settings: &ExistingSettings) -> Result<Credentials> {
     if let Err(err) = outcome {
         if crate::error::outcome(&err) != Some(crate::flow::NOT_ACCESS_MANAGER) {
             return Err(err);
+        }
+        if settings.or_register {
+            return register_instead(settings, journal, vars, &mut creds).await;
         }
         run::finish(&mut journal, Status::NotAccessManager)?;
         return Err(crate::error::named_outcome(
@@ -93,5 +97,51 @@ pub async fn run_existing(settings: &ExistingSettings) -> Result<Credentials> {
         login.tin.digits(),
         &login.email,
         &creds,
+    ))
+}
+
+/// `--or-register`: the office login cannot add users, so the same run registers a new account
+/// for its TIN, email and phone, up to "pending approval". The run is a registration from here
+/// on (its flow `register`, both flows kept in it), so `resume` and `activate` treat it as one.
+async fn register_instead(
+    settings: &ExistingSettings,
+    mut journal: crate::journal::Journal,
+    vars: crate::flow::Vars,
+    creds: &mut crate::credentials::Credentials,
+) -> Result<Credentials> {
+    let login = &settings.login;
+    progress::note(&format!(
+        "the office user {} is not a website access manager of this organization: registering \
+         a new account instead (--or-register)",
+        settings.office_user
+    ));
+    let register = crate::flow::builtin("register")?;
+    let ids: Vec<String> = register.steps.iter().map(|s| s.id.clone()).collect();
+    journal.switch_flow(&register.name, &ids)?;
+    run::record_flow(&journal, &register)?;
+    if let Some(then) = &register.then {
+        run::record_flow(&journal, &crate::flow::builtin(then)?)?;
+    }
+    // The office's portal session must not carry into the new account's registration.
+    run::forget_browser_session(&journal)?;
+    let mut retry = run::UserIdRetry::new(login);
+    run::run_flow(
+        &register,
+        &mut journal,
+        vars,
+        Target::of(login, None),
+        &mut |err, _step, vars, journal| retry.mend(err, vars, journal, creds),
+    )
+    .await?;
+    run::finish(&mut journal, Status::PendingApproval)?;
+    progress::note(&format!(
+        "once the office's website access manager approves it: cigna-setup activate {}",
+        journal.run_id
+    ));
+    Ok(run::credentials_of(
+        &journal,
+        login.tin.digits(),
+        &login.email,
+        creds,
     ))
 }

@@ -639,6 +639,20 @@ pub fn finish(journal: &mut Journal, status: Status) -> Result<()> {
     crate::report::write(journal)
 }
 
+/// Deletes the run's browser profile (its cookies and storage): the next browser of the run
+/// starts signed out.
+pub fn forget_browser_session(journal: &Journal) -> Result<()> {
+    let profile = journal.dir.join("browser");
+    match std::fs::remove_dir_all(&profile) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(error::environment(format!(
+            "cannot delete the run's browser profile {}: {e}",
+            profile.display()
+        ))),
+    }
+}
+
 /// No step is ever mended: the first failure ends the run.
 pub fn no_mending(_: &anyhow::Error, _: &Step, _: &mut Vars, _: &mut Journal) -> Result<bool> {
     Ok(false)

@@ -685,3 +685,63 @@ async fn an_office_login_that_cannot_add_users_stops_with_the_register_command(s
         "{listed}"
     );
 }
+
+on_each_skin!(or_register_turns_a_login_that_cannot_add_users_into_a_registration);
+/// `--or-register`: the same run goes on with a new registration for the TIN, email and phone,
+/// ends pending approval, and `activate` finishes it like any registration.
+async fn or_register_turns_a_login_that_cannot_add_users_into_a_registration(skin: Skin) {
+    let world = World::builder()
+        .skin(skin)
+        .office_role(cigna_fixture::OfficeRole::Standard)
+        .start()
+        .await;
+    let email = "instead.123456789@codes.zuub.test";
+    let out = world
+        .existing(email)
+        .arg("--or-register")
+        .arg("--json")
+        .run()
+        .await;
+    out.assert_code(0);
+    let pending = out.json();
+    assert_eq!(pending["status"], "pending_approval", "{pending}");
+    assert_eq!(pending["flow"], "register", "{pending}");
+    let run_id = pending["run_id"].as_str().unwrap().to_string();
+    assert!(
+        out.stderr.contains("registering a new account instead"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("cigna-setup activate {run_id}")),
+        "{}",
+        out.stderr
+    );
+    assert!(world.users().is_empty(), "no user was added");
+    let registrations = world.registrations();
+    assert_eq!(registrations.len(), 1, "{registrations:?}");
+    assert_eq!(registrations[0]["email"], email);
+    // Both flows, and the one that finishes it, are kept in the run.
+    let dir = world.runs.path().join(&run_id);
+    for kept in ["existing", "register", "activate"] {
+        assert!(dir.join(format!("{kept}.flow.toml")).is_file(), "{kept}");
+    }
+
+    world
+        .portal
+        .approve(pending["user_id"].as_str().unwrap())
+        .unwrap();
+    let out = world.activate(&run_id).arg("--json").run().await;
+    out.assert_code(0);
+    assert_eq!(out.json()["status"], "active");
+    let listed = Cli::new("runs")
+        .path_flag("--runs-dir", world.runs.path())
+        .arg("--json")
+        .run()
+        .await;
+    listed.assert_code(0);
+    let listed = listed.json();
+    assert_eq!(listed[0]["flow"], "register", "{listed}");
+    assert_eq!(listed[0]["status"], "active", "{listed}");
+}
