@@ -1,26 +1,42 @@
-//! Runs a flow's steps in order against the browser and the mailbox, recording each in the
-//! run's journal and printing one progress line per step.
+//! Runs a flow's steps in order against the portal's page and the mailbox, recording each in
+//! the run's journal and printing one progress line per step.
 //!
-//! The engine knows flows, variables and the two small interfaces below it (`Browser`,
-//! `Mailbox`); it never knows how an element is found or how a code is fetched.
+//! The engine knows flows, variables and the two small traits below it ([`Page`],
+//! [`CodeMailbox`]); it never knows how an element is found or how a code is fetched, so its
+//! logic is tested against in-memory fakes (`fake`) as well as the real browser.
+
+mod ports;
+pub use ports::{CodeMailbox, Page};
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::browser::{Browser, Spent};
+use crate::browser::Spent;
 use crate::error::{Exit, Failure};
 use crate::flow::{Action, Flow, Step, Vars};
 use crate::journal::{now_rfc3339, Journal, Status};
-use crate::mail::{Mailbox, Mark, VerificationCode};
+use crate::mail::{Mark, VerificationCode};
 use crate::office_code::OfficeCode;
 use crate::progress::{self, human, Outcome};
 use crate::secrets::{self, Secret};
 
-pub struct Engine<'a> {
-    pub browser: &'a Browser,
+/// A failed step the caller may mend and retry: it gets the error, the step, the variables
+/// and the journal, and says whether to run the step again.
+pub type Mend<'m> = dyn FnMut(&anyhow::Error, &Step, &mut Vars, &mut Journal) -> Result<bool> + 'm;
+
+/// How often one run signs in again after the portal expired its session.
+const MAX_REENTRIES: u32 = 2;
+
+pub struct Engine<'a, P, M> {
+    pub page: &'a P,
     /// The mailbox codes arrive in; flows without a code step run without one.
-    pub mailbox: Option<&'a Mailbox>,
+    pub mailbox: Option<&'a M>,
     pub journal: &'a mut Journal,
     pub vars: Vars,
     pub action_timeout: Duration,
@@ -53,17 +69,17 @@ pub struct Engine<'a> {
     step_started: std::time::SystemTime,
 }
 
-impl<'a> Engine<'a> {
+impl<'a, P: Page, M: CodeMailbox> Engine<'a, P, M> {
     pub fn new(
-        browser: &'a Browser,
-        mailbox: Option<&'a Mailbox>,
+        page: &'a P,
+        mailbox: Option<&'a M>,
         journal: &'a mut Journal,
         vars: Vars,
         action_timeout: Duration,
         code_timeout: Duration,
     ) -> Self {
         Engine {
-            browser,
+            page,
             mailbox,
             journal,
             vars,
@@ -85,6 +101,53 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// Runs the steps in `range` as a person would go on: a step that failed on the flow's
+    /// login page (the portal expired the session) runs again from the nearest entry step, at
+    /// most `MAX_REENTRIES` times; any other failed step runs again when `mend` says so.
+    pub async fn run(
+        &mut self,
+        flow: &Flow,
+        range: std::ops::Range<usize>,
+        mend: &mut Mend<'_>,
+    ) -> Result<()> {
+        let mut start = range.start;
+        let mut reentries = 0;
+        loop {
+            let Err(err) = self.run_steps(flow, start..range.end).await else {
+                return Ok(());
+            };
+            let Some(i) = self.failed_step else {
+                return Err(err);
+            };
+            let entry = flow.entry_before(i);
+            if reentries < MAX_REENTRIES && entry < i && self.shows_login_page(flow).await {
+                reentries += 1;
+                progress::note(&format!(
+                    "      the portal signed the session out; signing in again from step {}",
+                    flow.steps[entry].id
+                ));
+                start = entry;
+                continue;
+            }
+            if !mend(&err, &flow.steps[i], &mut self.vars, self.journal)? {
+                return Err(err);
+            }
+            start = i;
+        }
+    }
+
+    /// Whether the page shows the flow's login page now (one look, no wait).
+    async fn shows_login_page(&self, flow: &Flow) -> bool {
+        match &flow.login_page {
+            Some(text) => self
+                .page
+                .expect_any(text, &[], &[], Duration::ZERO)
+                .await
+                .is_ok(),
+            None => false,
+        }
+    }
+
     /// Runs the steps in `range`; stops at the first that fails, with the journal saying which.
     pub async fn run_steps(&mut self, flow: &Flow, range: std::ops::Range<usize>) -> Result<()> {
         let total = flow.steps.len();
@@ -92,19 +155,19 @@ impl<'a> Engine<'a> {
         let mut i = start;
         while i < end {
             let step = &flow.steps[i];
-            // What the browser spent from here on is this step's.
-            self.browser.take_spent();
+            // What the page spent from here on is this step's.
+            self.page.take_spent();
             let started = Instant::now();
             if let Some(when) = &step.when {
                 let when = self.vars.render(when)?;
-                self.browser.begin_step();
+                self.page.begin_step();
                 // Decided on one look: only once the page has settled.
                 let shown = self
-                    .browser
+                    .page
                     .shows_settled(&when, None, &self.loading, self.action_timeout)
                     .await?;
                 if !shown {
-                    let spent = self.browser.take_spent();
+                    let spent = self.page.take_spent();
                     step_figures(started.elapsed(), Duration::ZERO, spent, Spent::default());
                     if let Some(rec) = self.journal.step_mut(&step.id) {
                         rec.status = Status::Skipped;
@@ -136,7 +199,7 @@ impl<'a> Engine<'a> {
             let outcome = self.run_step(step).await;
             let elapsed = started.elapsed();
             let waited = self.waited_ms();
-            let spent = self.browser.take_spent();
+            let spent = self.page.take_spent();
             let mut rec = self.journal.step_mut(&step.id);
             if let Some(rec) = rec.as_deref_mut() {
                 rec.duration_ms = Some(elapsed.as_millis() as u64);
@@ -157,7 +220,7 @@ impl<'a> Engine<'a> {
                     } else {
                         self.save_thumbnail(step).await;
                     }
-                    step_figures(elapsed, self.mailbox_wait, spent, self.browser.take_spent());
+                    step_figures(elapsed, self.mailbox_wait, spent, self.page.take_spent());
                     progress::step_finished(i + 1, total, &step.id, Outcome::Ok, elapsed, None);
                     i += 1;
                     if let Some(target) = skip_to {
@@ -191,7 +254,7 @@ impl<'a> Engine<'a> {
                         message_for_log = secrets::global().redact(&format!("{err:#}"))
                     ));
                     self.save_artifacts(step).await;
-                    step_figures(elapsed, self.mailbox_wait, spent, self.browser.take_spent());
+                    step_figures(elapsed, self.mailbox_wait, spent, self.page.take_spent());
                     progress::step_finished(i + 1, total, &step.id, Outcome::Failed, elapsed, None);
                     self.failed_step = Some(i);
                     return Err(err);
@@ -215,7 +278,7 @@ impl<'a> Engine<'a> {
         }
         let beside = secret_capture_labels(step, &self.vars);
         let secrets = secrets::global().values();
-        match self.browser.masked_thumbnail(&secrets, &beside).await {
+        match self.page.masked_thumbnail(&secrets, &beside).await {
             Ok(jpeg) => {
                 if let Err(e) = crate::journal::write_atomic(&dir.join("thumb.jpg"), &jpeg, 0o600) {
                     tracing::warn!("could not keep the picture of step {}: {e:#}", step.id);
@@ -234,7 +297,7 @@ impl<'a> Engine<'a> {
         }
         let redactor = secrets::global();
         let beside = secret_capture_labels(step, &self.vars);
-        if let Err(e) = self.browser.save_evidence(&dir, redactor, &beside).await {
+        if let Err(e) = self.page.save_evidence(&dir, redactor, &beside).await {
             tracing::warn!("could not save the page of step {}: {e:#}", step.id);
         }
         let log = redactor.redact(&self.step_log.join("\n"));
@@ -255,7 +318,7 @@ impl<'a> Engine<'a> {
             _ => Vec::new(),
         };
         self.step_started = std::time::SystemTime::now();
-        self.browser.begin_step();
+        self.page.begin_step();
         // Where the step's code wait is, once it ran: a refused code goes back there, once.
         let mut code_wait: Option<usize> = None;
         let mut refusal_retried = false;
@@ -351,7 +414,7 @@ impl<'a> Engine<'a> {
                 .push(format!("error page; reload and retry {attempt}"));
             // A deliberate pause before asking again, not a wait for a condition.
             tokio::time::sleep(pause).await;
-            self.browser.reload().await?;
+            self.page.reload().await?;
         }
     }
 
@@ -371,7 +434,7 @@ impl<'a> Engine<'a> {
             // Adding the user twice is what this guards against: look only once the table
             // has settled, and on every page of it.
             let listed = self
-                .browser
+                .page
                 .shows_settled(
                     &text,
                     next_page.as_ref(),
@@ -401,7 +464,7 @@ impl<'a> Engine<'a> {
 
     async fn run_plain_action(&mut self, action: &Action) -> Result<()> {
         let t = self.action_timeout;
-        let b = self.browser;
+        let b = self.page;
         match action {
             Action::Goto(url) => {
                 let url = self.vars.render(url)?;
@@ -574,7 +637,7 @@ impl<'a> Engine<'a> {
                     human(half),
                     human(self.code_timeout - half)
                 ));
-                self.browser.click(&resend, self.action_timeout).await?;
+                self.page.click(&resend, self.action_timeout).await?;
                 mailbox
                     .wait_newer_code(mark, to, from, self.code_timeout - half, &self.used_codes)
                     .await
@@ -584,7 +647,7 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn mailbox(&self) -> Result<&'a Mailbox> {
+    fn mailbox(&self) -> Result<&'a M> {
         self.mailbox.ok_or_else(|| {
             crate::error::bad_input(
                 "this flow reads a verification code but no mailbox was given: pass --imap-url \

@@ -338,9 +338,7 @@ impl<'a> Target<'a> {
     }
 }
 
-/// A failed step the caller may mend and retry: it gets the error, the step, the variables
-/// and the journal, and says whether to run the step again.
-pub type Mend<'m> = dyn FnMut(&anyhow::Error, &Step, &mut Vars, &mut Journal) -> Result<bool> + 'm;
+pub use crate::engine::Mend;
 
 /// Runs `flow` from its first step. The mailbox logs in on its own thread while Chromium
 /// starts; Ctrl-C stops the flow and still closes the browser. The journal's status is set to
@@ -428,39 +426,7 @@ pub async fn run_flow_steps(
     engine.loading = flow.loading.clone();
     engine.trace = target.timing.trace;
     engine.office_code = target.office_code.clone();
-    let outcome = async {
-        let mut start = range.start;
-        let mut reentries = 0;
-        loop {
-            match engine.run_steps(flow, start..range.end).await {
-                Ok(()) => return Ok(()),
-                Err(err) => {
-                    let Some(i) = engine.failed_step else {
-                        return Err(err);
-                    };
-                    // Signed out mid-flow (the login page where a later page was expected):
-                    // sign in again from the nearest entry step, as a person would.
-                    let entry = flow.entry_before(i);
-                    if reentries < MAX_REENTRIES
-                        && entry < i
-                        && signed_out(flow, engine.browser).await
-                    {
-                        reentries += 1;
-                        progress::note(&format!(
-                            "      the portal signed the session out; signing in again from step {}",
-                            flow.steps[entry].id
-                        ));
-                        start = entry;
-                        continue;
-                    }
-                    if !mend(&err, &flow.steps[i], &mut engine.vars, engine.journal)? {
-                        return Err(err);
-                    }
-                    start = i;
-                }
-            }
-        }
-    };
+    let outcome = engine.run(flow, range, mend);
     // A stop signal stops the flow here, so the browser is still closed and reaped below.
     let outcome = tokio::select! {
         outcome = outcome => outcome,
@@ -603,20 +569,6 @@ pub fn remembered_mailbox(
         imap_auth,
         poll_every: args.poll_every.clone(),
     })
-}
-
-/// How often one run signs in again after the portal expired its session.
-const MAX_REENTRIES: u32 = 2;
-
-/// Whether the browser shows the flow's login page.
-async fn signed_out(flow: &Flow, browser: &Browser) -> bool {
-    match &flow.login_page {
-        Some(text) => browser
-            .expect_text(text, &[], std::time::Duration::ZERO)
-            .await
-            .is_ok(),
-        None => false,
-    }
 }
 
 /// Records what the run became and rewrites its report.
