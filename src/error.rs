@@ -172,7 +172,26 @@ pub fn without_controls(text: &str) -> String {
 pub const SHOWN_CHARS: usize = 80;
 
 pub fn exit_code(err: &anyhow::Error) -> i32 {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<Failure>())
+    // A `Failure` added as context (`err.context(Failure { … })`) is not an element of
+    // `chain()`; anyhow's own downcast sees contexts too.
+    err.downcast_ref::<Failure>()
+        .or_else(|| err.chain().find_map(|e| e.downcast_ref::<Failure>()))
         .map_or(1, |f| f.exit.code())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_failure_given_as_context_decides_the_exit_code() {
+        let err = anyhow::anyhow!("the browser said no")
+            .context(super::Failure {
+                exit: super::Exit::PortalStep,
+                message: "the browser could not carry out the action".into(),
+                page: None,
+                outcome: None,
+            })
+            .context("step \"x\" stopped");
+        assert_eq!(super::exit_code(&err), 3);
+        assert_eq!(super::exit_code(&anyhow::anyhow!("plain")), 1);
+    }
 }

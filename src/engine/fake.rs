@@ -253,6 +253,7 @@ impl FakePage {
             anyhow::Error::new(Failure {
                 exit: Exit::PortalStep,
                 message: format!("the page says \"{text}\""),
+                outcome: None,
                 page: Some(PageSaid {
                     field,
                     text,
@@ -451,6 +452,19 @@ impl Page for FakePage {
                 .get(label)
                 .cloned()
                 .ok_or_else(|| error::portal_step(format!("no value shown next to \"{label}\"")))
+        })
+    }
+
+    async fn shows_element_settled(
+        &self,
+        target: &Locator,
+        _loading: &[String],
+        _timeout: Duration,
+    ) -> Result<bool> {
+        let name = name_of(target);
+        self.note(format!("look for {name}"));
+        self.with_screen(|s| {
+            Ok(s.fields.iter().any(|f| f == name) || s.clicks.iter().any(|(n, _)| n == name))
         })
     }
 

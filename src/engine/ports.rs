@@ -80,6 +80,13 @@ pub trait Page {
         loading: &[String],
         timeout: Duration,
     ) -> Result<bool>;
+    /// Whether the page shows `target` once it has settled.
+    async fn shows_element_settled(
+        &self,
+        target: &Locator,
+        loading: &[String],
+        timeout: Duration,
+    ) -> Result<bool>;
     /// Keeps what the page shows in `dir`, every secret `redactor` knows covered or redacted.
     async fn save_evidence(&self, dir: &Path, redactor: &Redactor, beside: &[String])
         -> Result<()>;
@@ -183,6 +190,14 @@ impl Page for Browser {
         timeout: Duration,
     ) -> Result<bool> {
         Browser::shows_settled(self, text, next, loading, timeout).await
+    }
+    async fn shows_element_settled(
+        &self,
+        target: &Locator,
+        loading: &[String],
+        timeout: Duration,
+    ) -> Result<bool> {
+        Browser::shows_element_settled(self, target, loading, timeout).await
     }
     async fn save_evidence(
         &self,

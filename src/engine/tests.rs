@@ -756,3 +756,55 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn a_required_control_that_is_missing_stops_the_run_with_its_named_outcome() {
+    let flow = flow(&format!(
+        r#"{SIGN_IN}
+[[step]]
+id = "open-users"
+title = "Open user access"
+actions = [
+  {{ click = "Menu" }},
+  {{ require = "Manage User Access", outcome = "not_access_manager" }},
+  {{ click = "Manage User Access" }},
+  {{ expect = "Users" }},
+]
+"#
+    ));
+    let menu = |manages: bool| {
+        let screen = Screen::new().text("Menu open").click("Other", "home");
+        if manages {
+            screen.click("Manage User Access", "users")
+        } else {
+            screen
+        }
+    };
+    for manages in [true, false] {
+        let page = FakePage::new("login")
+            .screen("login", login_screen("home"))
+            .screen("home", Screen::new().text("Welcome").click("Menu", "menu"))
+            .screen("menu", menu(manages))
+            .screen("users", Screen::new().text("Users"));
+        let (_dir, mut journal) = journal(&flow);
+        let mut engine = engine(&flow, &page, None, &mut journal, vars());
+        let result = engine.run_steps(&flow, 0..2).await;
+        if manages {
+            result.unwrap();
+            continue;
+        }
+        let err = result.unwrap_err();
+        assert_eq!(exit_code(&err), 6, "{err:#}");
+        assert_eq!(
+            crate::error::outcome(&err),
+            Some(crate::flow::NOT_ACCESS_MANAGER)
+        );
+        // It stopped at the look: nothing after it was tried.
+        assert!(!page
+            .log()
+            .borrow()
+            .iter()
+            .any(|l| l == "click Manage User Access"));
+        assert_eq!(engine.failed_step, Some(1));
+    }
+}
