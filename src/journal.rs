@@ -75,7 +75,7 @@ pub struct StepRecord {
 }
 
 impl StepRecord {
-    fn pending(id: &str) -> StepRecord {
+    pub fn pending(id: &str) -> StepRecord {
         StepRecord {
             id: id.to_string(),
             status: Status::Pending,

@@ -7,7 +7,7 @@ use super::run::{self, Target};
 use crate::cli::{ContinueArgs, ResumeArgs, StepArgs};
 use crate::error::bad_input;
 use crate::flow::{self, Flow, Vars};
-use crate::journal::{Journal, Status};
+use crate::journal::{Journal, Status, StepRecord};
 use crate::mail::MailboxConfig;
 use crate::progress;
 use crate::secrets::Secret;
@@ -160,6 +160,29 @@ fn conclude(r: &mut Reopened, with: &ContinueArgs) -> Result<()> {
     creds.deliver(with.json, with.out.as_deref())
 }
 
+/// The first step of `flow` the run has neither done nor skipped.
+fn first_open(flow: &Flow, records: &[StepRecord]) -> Option<usize> {
+    flow.steps.iter().position(|s| {
+        !records
+            .iter()
+            .any(|rec| rec.id == s.id && matches!(rec.status, Status::Done | Status::Skipped))
+    })
+}
+
+/// Whether the run reached a step whose effect may stand though it never finished
+/// (`on-resume = "probe"`): the step before it was done, or it is the first.
+fn reached_a_probe(flow: &Flow, records: &[StepRecord]) -> bool {
+    let done = |id: &str| {
+        records
+            .iter()
+            .any(|s| s.id == id && s.status == Status::Done)
+    };
+    flow.steps
+        .iter()
+        .enumerate()
+        .any(|(i, s)| s.probe_on_resume && (i == 0 || done(&flow.steps[i - 1].id)))
+}
+
 /// Whether an interrupted registration was submitted after all: signing in with its User ID
 /// then meets "pending approval" (or the code page, once approved) instead of a refusal. A
 /// registration is never submitted twice.
@@ -167,20 +190,7 @@ async fn registration_exists(r: &mut Reopened, with: &ContinueArgs) -> Result<bo
     let Some(then) = r.flow.then.clone() else {
         return Ok(false);
     };
-    // Reached: the step before it was done (or it is the first).
-    let done = |id: &str| {
-        r.journal
-            .steps
-            .iter()
-            .any(|s| s.id == id && s.status == Status::Done)
-    };
-    let reached = r
-        .flow
-        .steps
-        .iter()
-        .enumerate()
-        .any(|(i, s)| s.probe_on_resume && (i == 0 || done(&r.flow.steps[i - 1].id)));
-    if !reached {
+    if !reached_a_probe(&r.flow, &r.journal.steps) {
         return Ok(false);
     }
     let probe = flow::recorded(&r.journal.dir, &then)?;
@@ -213,13 +223,7 @@ async fn registration_exists(r: &mut Reopened, with: &ContinueArgs) -> Result<bo
 
 pub async fn resume(args: ResumeArgs) -> Result<()> {
     let mut r = reopen(&args.run, &args.with, args.office_password_file.as_deref())?;
-    let first_open = r.flow.steps.iter().position(|s| {
-        !r.journal
-            .steps
-            .iter()
-            .any(|rec| rec.id == s.id && matches!(rec.status, Status::Done | Status::Skipped))
-    });
-    let Some(first_open) = first_open else {
+    let Some(first_open) = first_open(&r.flow, &r.journal.steps) else {
         progress::note(&format!("run {} has no step left to do", args.run));
         // Killed after its last step: its browser may still run on the profile.
         crate::browser::release_profile(&r.journal.dir.join("browser"));
@@ -290,4 +294,66 @@ pub async fn step(args: StepArgs) -> Result<()> {
     }
     go_on(&mut r, start..index + 1, &args.with).await?;
     conclude(&mut r, &args.with)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(done: &[&str], skipped: &[&str], failed: &[&str]) -> Vec<StepRecord> {
+        let mut out = Vec::new();
+        for (ids, status) in [
+            (done, Status::Done),
+            (skipped, Status::Skipped),
+            (failed, Status::Failed),
+        ] {
+            for id in ids {
+                let mut r = StepRecord::pending(id);
+                r.status = status.clone();
+                out.push(r);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_run_goes_on_at_its_first_step_neither_done_nor_skipped() {
+        let flow = crate::flow::builtin("existing").unwrap();
+        let at = first_open(
+            &flow,
+            &records(
+                &["office-login", "check-existing-user"],
+                &["office-verification"],
+                &["open-add-user"],
+            ),
+        );
+        assert_eq!(at.map(|i| flow.steps[i].id.as_str()), Some("open-add-user"));
+        // The entry step before it is where a fresh browser re-enters the portal.
+        assert_eq!(
+            flow.steps[flow.entry_before(at.unwrap())].id,
+            "office-login"
+        );
+        let all: Vec<&str> = flow.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(first_open(&flow, &records(&all, &[], &[])), None);
+        assert_eq!(first_open(&flow, &[]), Some(0));
+    }
+
+    #[test]
+    fn a_registration_is_probed_only_once_it_reached_its_submit() {
+        let flow = crate::flow::builtin("register").unwrap();
+        let before_submit: Vec<&str> = flow
+            .steps
+            .iter()
+            .take_while(|s| !s.probe_on_resume)
+            .map(|s| s.id.as_str())
+            .collect();
+        let (last, earlier) = before_submit.split_last().unwrap();
+        assert!(reached_a_probe(&flow, &records(&before_submit, &[], &[])));
+        assert!(!reached_a_probe(&flow, &records(earlier, &[], &[last])));
+        assert!(!reached_a_probe(&flow, &[]));
+        assert!(!reached_a_probe(
+            &crate::flow::builtin("existing").unwrap(),
+            &records(&["office-login"], &[], &[])
+        ));
+    }
 }

@@ -1,5 +1,6 @@
-//! What every flow run shares: the new login's credentials and variables, the browser and
-//! mailbox started side by side, a flow run with Ctrl-C handled, and the credentials printed.
+//! A run's lifecycle, in one place: the new login's credentials and variables, the run's
+//! directory and journal created with them, the flows it keeps, what a recorded run is read back
+//! as, how it finishes, and the credentials it prints.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,16 +9,13 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::browser::{self, Browser, BrowserOptions};
 use crate::credentials::{self, SecurityAnswer};
-use crate::engine::Engine;
 use crate::error;
-use crate::flow::{self, Flow, Step, Vars};
+use crate::flow::{self, Flow, Vars};
 use crate::journal::{self, Journal, Status};
-use crate::mail::{Mailbox, MailboxConfig};
 use crate::progress;
 use crate::secrets::{self, Secret};
-use crate::settings::{self, NewLogin, Timing};
+use crate::settings::NewLogin;
 
 /// What `existing`, `register` and `activate` print and write to `--out`.
 #[derive(Debug, Clone, Serialize)]
@@ -314,263 +312,6 @@ pub fn set_credential_vars(vars: &mut Vars, creds: &credentials::Credentials) {
     }
 }
 
-/// Where a flow runs: the portal, the browser to drive, the mailbox if the flow reads codes.
-pub struct Target<'a> {
-    pub portal_url: &'a url::Url,
-    pub browser: Option<&'a Path>,
-    pub mailbox: Option<MailboxConfig>,
-    pub timing: &'a Timing,
-    /// Where a code sent to the office comes from, if its sign-in asks for one.
-    pub office_code: crate::office_code::OfficeCode,
-}
-
-impl<'a> Target<'a> {
-    /// Where a new login's flow runs.
-    pub fn of(login: &'a NewLogin, mailbox: Option<MailboxConfig>) -> Target<'a> {
-        Target {
-            portal_url: &login.portal_url,
-            browser: login.browser.as_deref(),
-            mailbox,
-            timing: &login.timing,
-            office_code: crate::office_code::OfficeCode::from_args(None, false)
-                .unwrap_or(crate::office_code::OfficeCode::Unavailable),
-        }
-    }
-}
-
-pub use crate::engine::Mend;
-
-/// Runs `flow` from its first step. The mailbox logs in on its own thread while Chromium
-/// starts; Ctrl-C stops the flow and still closes the browser. The journal's status is set to
-/// `failed` on error; on success the caller sets what the run became.
-pub async fn run_flow(
-    flow: &Flow,
-    journal: &mut Journal,
-    vars: Vars,
-    target: Target<'_>,
-    mend: &mut Mend<'_>,
-) -> Result<Vars> {
-    run_flow_steps(flow, 0..flow.steps.len(), journal, vars, target, mend).await
-}
-
-/// Runs the steps of `flow` in `range` (see `run_flow`).
-pub async fn run_flow_steps(
-    flow: &Flow,
-    range: std::ops::Range<usize>,
-    journal: &mut Journal,
-    vars: Vars,
-    target: Target<'_>,
-    mend: &mut Mend<'_>,
-) -> Result<Vars> {
-    // Before the browser: a browser still on this run's profile then belongs to no live run.
-    let _lock = crate::run_lock::RunLock::take(&journal.dir, &journal.run_id)?;
-    // From before the browser starts: a signal while it starts still closes it.
-    let mut stop = crate::signals::StopSignals::listen();
-    let mailbox = target.mailbox.map(Mailbox::open);
-    let executable = browser::find_executable(target.browser)?;
-    let profile_dir = journal.dir.join("browser");
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&profile_dir)
-            .with_context(|| format!("cannot create {}", profile_dir.display()))?;
-    }
-    let loopback_only = settings::is_loopback(target.portal_url);
-    let ready = async {
-        match &mailbox {
-            Some(m) => m.ready().await,
-            None => Ok(()),
-        }
-    };
-    let launching = std::time::Instant::now();
-    let (browser, ready) = tokio::join!(
-        Browser::launch(BrowserOptions {
-            executable,
-            // In the run, so cookies survive a crash and `resume` continues the same session.
-            profile_dir: Some(profile_dir),
-            loopback_only,
-        }),
-        ready
-    );
-    let mut browser = match (browser, ready) {
-        (Ok(b), Ok(())) => b,
-        (Ok(b), Err(e)) => {
-            b.close().await;
-            journal.set_status(Status::Failed)?;
-            return Err(e);
-        }
-        (Err(e), _) => {
-            journal.set_status(Status::Failed)?;
-            return Err(e);
-        }
-    };
-    tracing::debug!(
-        elapsed_us = launching.elapsed().as_micros() as u64,
-        "browser started and mailbox ready"
-    );
-    browser.set_dismiss(flow.dismiss.clone());
-    browser.set_error_pages(flow.error_pages.clone());
-
-    let mut engine = Engine::new(
-        &browser,
-        mailbox.as_ref(),
-        journal,
-        vars,
-        target.timing.action_timeout,
-        target.timing.code_timeout,
-    );
-    engine.retries = target.timing.retries;
-    engine.login_page = flow.login_page.clone();
-    engine.loading = flow.loading.clone();
-    engine.trace = target.timing.trace;
-    engine.office_code = target.office_code.clone();
-    let outcome = engine.run(flow, range, mend);
-    // A stop signal stops the flow here, so the browser is still closed and reaped below.
-    let outcome = tokio::select! {
-        outcome = outcome => outcome,
-        stop = stop.failure("during the flow: the run is kept, with its journal and secrets") => Err(stop),
-    };
-    let vars = engine.vars;
-    let closing = std::time::Instant::now();
-    browser.close().await;
-    tracing::debug!(
-        elapsed_us = closing.elapsed().as_micros() as u64,
-        "browser closed"
-    );
-    if let Err(err) = outcome {
-        finish(journal, Status::Failed)?;
-        progress::note(&format!(
-            "the run's journal and credentials are kept in {}",
-            journal.dir.display()
-        ));
-        return Err(err);
-    }
-    Ok(vars)
-}
-
-/// Mends the step that typed a User ID the portal refused (taken): a generated one is replaced
-/// by another generated one, and said so; a given one fails with the portal's words and the fix.
-pub struct UserIdRetry {
-    pub generated: bool,
-    pub tin: String,
-    pub tries: u32,
-}
-
-impl UserIdRetry {
-    /// How many generated User IDs to try in all.
-    const TRIES: u32 = 3;
-
-    pub fn new(login: &NewLogin) -> Self {
-        UserIdRetry {
-            generated: login.user_id.is_none(),
-            tin: login.tin.digits().to_string(),
-            tries: 1,
-        }
-    }
-
-    pub fn mend(
-        &mut self,
-        err: &anyhow::Error,
-        vars: &mut Vars,
-        journal: &mut Journal,
-        creds: &mut credentials::Credentials,
-    ) -> Result<bool> {
-        let Some(said) = error::page_said(err) else {
-            return Ok(false);
-        };
-        let about_user_id = said
-            .field
-            .as_deref()
-            .is_some_and(|f| f.eq_ignore_ascii_case("User ID"));
-        if !about_user_id {
-            return Ok(false);
-        }
-        if !self.generated {
-            return Err(error::portal_step(format!(
-                "the portal refused the User ID \"{}\": \"{}\". Choose another with --user-id, \
-                 or leave --user-id out to have one generated",
-                creds.user_id, said.text
-            )));
-        }
-        if self.tries >= Self::TRIES {
-            return Ok(false);
-        }
-        let new_id = credentials::generate_user_id(&self.tin);
-        self.tries += 1;
-        let old = std::mem::replace(&mut creds.user_id, new_id);
-        if credentials::check_password(&creds.password, Some(&creds.user_id)).is_err() {
-            creds.password = credentials::generate_password(&creds.user_id);
-        }
-        progress::note(&format!(
-            "the portal refused the generated User ID {old} (\"{}\"): trying the generated {}",
-            said.text, creds.user_id
-        ));
-        save_credentials(journal, creds)?;
-        set_credential_vars(vars, creds);
-        Ok(true)
-    }
-}
-
-/// The mailbox from the flags, else the one the run remembered (URL and CA; the password is
-/// never stored).
-pub fn remembered_mailbox(
-    args: &crate::cli::MailboxArgs,
-    journal: &Journal,
-) -> Result<MailboxConfig> {
-    let remembered = |name: &str| {
-        journal
-            .input(name)
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    };
-    // The run's own mailbox beats the settings file (which may name another office's) and the
-    // defaults; a flag or an environment variable given now beats the run.
-    let loaded = crate::config::loaded();
-    let given_now = |key: &str| {
-        matches!(
-            loaded.values.get(key),
-            Some((
-                crate::config::Source::Flag { .. } | crate::config::Source::Env { .. },
-                _
-            ))
-        )
-    };
-    let given = |key: &str, value: Option<String>| value.filter(|_| given_now(key));
-    let folders = if args.imap_mailboxes.is_empty() || !given_now("imap-mailboxes") {
-        journal
-            .input("imap_mailboxes")
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default()
-    } else {
-        args.imap_mailboxes.clone()
-    };
-    // The recorded login method holds unless this command asks for one.
-    let imap_auth = match remembered("imap_auth").as_deref() {
-        _ if given_now("imap-auth") => args.imap_auth,
-        Some("plain") => crate::cli::ImapAuthArg::Plain,
-        Some("login") => crate::cli::ImapAuthArg::Login,
-        _ => args.imap_auth,
-    };
-    crate::settings::mailbox(&crate::cli::MailboxArgs {
-        imap_url: given("imap-url", args.imap_url.clone())
-            .or_else(|| remembered("imap_url"))
-            .or_else(|| args.imap_url.clone()),
-        imap_password_file: args.imap_password_file.clone(),
-        imap_ca: given(
-            "imap-ca",
-            args.imap_ca.as_ref().map(|p| p.display().to_string()),
-        )
-        .or_else(|| remembered("imap_ca"))
-        .or_else(|| args.imap_ca.as_ref().map(|p| p.display().to_string()))
-        .map(PathBuf::from),
-        imap_mailboxes: folders,
-        imap_auth,
-        poll_every: args.poll_every.clone(),
-    })
-}
-
 /// Records what the run became and rewrites its report.
 /// A run that ended active can never be resumed: its browser profile, with the portal's
 /// session cookie and storage, is deleted then.
@@ -603,11 +344,6 @@ pub fn forget_browser_session(journal: &Journal) -> Result<()> {
             profile.display()
         ))),
     }
-}
-
-/// No step is ever mended: the first failure ends the run.
-pub fn no_mending(_: &anyhow::Error, _: &Step, _: &mut Vars, _: &mut Journal) -> Result<bool> {
-    Ok(false)
 }
 
 /// The credentials of a run, with the status its journal says it reached.
