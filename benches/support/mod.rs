@@ -2,24 +2,12 @@
 //! settings for a throwaway Dovecot's mailbox.
 
 use cigna_fixture::dovecot::Dovecot;
-use cigna_setup::mail::{MailboxConfig, MailboxUrl, Security};
-use cigna_setup::secrets::Secret;
+use cigna_setup::mail::{MailboxConfig, Security};
 
-/// A MailboxConfig for `user` of the throwaway Dovecot (imaps, its CA trusted, its password):
-/// the Dovecot tells these as plain data, knowing nothing of the tool.
+/// A MailboxConfig for `user` of the throwaway Dovecot (imaps, its CA trusted, its password).
 #[allow(dead_code)] // locate_cost has no mailbox.
 pub fn mailbox(dovecot: &Dovecot, user: &str) -> MailboxConfig {
-    let url = MailboxUrl {
-        security: Security::Tls,
-        host: dovecot.host().into(),
-        port: dovecot.imaps_port(),
-        user: user.into(),
-        mailbox: "INBOX".into(),
-    };
-    let mut config = MailboxConfig::new(url, Secret::new(dovecot.password(user)));
-    config.ca_file = Some(dovecot.ca_file().to_path_buf());
-    config.connect_timeout = std::time::Duration::from_secs(5);
-    config
+    cigna_setup::commands::dovecot_mailbox(dovecot, user, Security::Tls)
 }
 
 /// The `p`-th percentile (0.0–1.0) of sorted samples, nearest rank.

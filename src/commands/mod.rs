@@ -17,6 +17,8 @@ mod runs;
 mod steps;
 
 #[cfg(feature = "fixture")]
+pub use demo::dovecot_mailbox;
+#[cfg(feature = "fixture")]
 pub use existing::run_existing;
 #[cfg(feature = "fixture")]
 pub use run::Credentials;

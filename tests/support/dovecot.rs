@@ -2,12 +2,10 @@
 //! portal's delivery into it, and verification emails to deliver.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use cigna_fixture::dovecot::{Dovecot, DovecotOptions};
 use cigna_fixture::Deliver;
-use cigna_setup::mail::{MailboxConfig, MailboxUrl, Security};
-use cigna_setup::secrets::Secret;
+use cigna_setup::mail::{MailboxConfig, Security};
 
 /// The tool's settings for a throwaway Dovecot's mailboxes: the Dovecot tells its ports,
 /// passwords and CA as plain data (it knows nothing of the tool), these put them together.
@@ -23,30 +21,12 @@ pub trait DovecotMailbox {
 
 impl DovecotMailbox for Dovecot {
     fn mailbox(&self, user: &str) -> MailboxConfig {
-        config_for(self, user, Security::Tls)
+        cigna_setup::commands::dovecot_mailbox(self, user, Security::Tls)
     }
 
     fn mailbox_starttls(&self, user: &str) -> MailboxConfig {
-        config_for(self, user, Security::StartTls)
+        cigna_setup::commands::dovecot_mailbox(self, user, Security::StartTls)
     }
-}
-
-fn config_for(dovecot: &Dovecot, user: &str, security: Security) -> MailboxConfig {
-    let port = match security {
-        Security::Tls => dovecot.imaps_port(),
-        Security::StartTls => dovecot.imap_port(),
-    };
-    let url = MailboxUrl {
-        security,
-        host: dovecot.host().into(),
-        port,
-        user: user.into(),
-        mailbox: "INBOX".into(),
-    };
-    let mut config = MailboxConfig::new(url, Secret::new(dovecot.password(user)));
-    config.ca_file = Some(dovecot.ca_file().to_path_buf());
-    config.connect_timeout = Duration::from_secs(5);
-    config
 }
 
 /// The fixture portal's delivery into this mailbox: an IMAP APPEND by the tool's mail module.
