@@ -745,3 +745,49 @@ async fn or_register_turns_a_login_that_cannot_add_users_into_a_registration(ski
     assert_eq!(listed[0]["flow"], "register", "{listed}");
     assert_eq!(listed[0]["status"], "active", "{listed}");
 }
+
+/// A run that became a registration (`--or-register`) and stopped in it goes on, on `resume`,
+/// with the registration's first unfinished step, not the existing-account flow's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_became_a_registration_resumes_as_one() {
+    let world = World::builder()
+        .office_role(cigna_fixture::OfficeRole::Standard)
+        .faults(vec![cigna_fixture::Fault::Flaky500])
+        .start()
+        .await;
+    let email = "resumed.123456789@codes.zuub.test";
+    // The registration's review page answers 500 once; with no retries the run stops there.
+    let out = world
+        .existing(email)
+        .arg("--or-register")
+        .flag("--retries", "0")
+        .run()
+        .await;
+    out.assert_code(3);
+    assert!(
+        out.stderr.contains("registering a new account instead")
+            && out.stderr.contains("error page"),
+        "{}",
+        out.stderr
+    );
+    let run = world.only_run_dir(&out);
+    let run_id = run.file_name().unwrap().to_string_lossy().into_owned();
+    let out = Cli::new("resume")
+        .arg(&run_id)
+        .path_flag("--runs-dir", world.runs.path())
+        .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD)
+        .arg("--json")
+        .run()
+        .await;
+    out.assert_code(0);
+    assert!(
+        !out.stderr.contains("office-login"),
+        "the office's steps are not run again:\n{}",
+        out.stderr
+    );
+    let resumed = out.json();
+    assert_eq!(resumed["status"], "pending_approval", "{resumed}");
+    assert_eq!(resumed["flow"], "register");
+    assert_eq!(world.registrations().len(), 1);
+    assert!(world.users().is_empty());
+}
