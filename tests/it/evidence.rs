@@ -12,8 +12,11 @@ use cigna_setup::browser::Browser;
 use crate::support::world::World;
 
 /// A secret counts as read when some stretch of the OCR text is within this many edits of it per
-/// character (rounded down, at least 1): 6 characters allow 1 edit, 12 allow 3.
-const EDITS_PER_CHAR: f64 = 0.25;
+/// character (rounded down, at least 1): 6 characters allow 2 edits, 12 allow 4. Lenient on
+/// purpose, for both sides: the unmasked control must count as read although tesseract misreads
+/// some glyphs of a random password (`l`/`I`/`1`, `O`/`0`), and a masked screenshot counts as
+/// leaking on a near match already.
+const EDITS_PER_CHAR: f64 = 0.34;
 
 /// What tesseract reads in a PNG, whitespace removed (OCR splits and joins words freely).
 fn ocr(png: &[u8]) -> String {
