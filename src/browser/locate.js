@@ -1787,11 +1787,13 @@
         return refusal() || { status: "wait", reason: "text not on the page", seen: headings() };
       }
       case "present": {
-        // Whether a control is there at all, decided once the page has settled: a menu that
-        // lacks an entry (a login without a right) is not a slow one.
+        // Whether a control is there at all. One that shows is there; its absence is decided
+        // only once the page has settled: a menu that lacks an entry (a login without a
+        // right) is not a slow one.
+        if (candidates(req.target).some(visible)) return { status: "ok", value: "yes" };
         const why = settling();
         if (why) return { status: "wait", reason: why, seen: [] };
-        return { status: "ok", value: candidates(req.target).some(visible) ? "yes" : "no" };
+        return { status: "ok", value: "no" };
       }
       case "look": {
         // One look that a later decision rests on: only once the page has settled, and
