@@ -633,16 +633,21 @@ async fn the_flow_runs_on_chromium_as_well_as_on_the_headless_shell() {
     assert_eq!(users[0]["email"], email);
 }
 
+/// A portal whose office login is a standard user: no Manage User Access in its menu.
+async fn standard_office(skin: Skin) -> World {
+    World::builder()
+        .skin(skin)
+        .office_role(cigna_fixture::OfficeRole::Standard)
+        .start()
+        .await
+}
+
 on_each_skin!(an_office_login_that_cannot_add_users_stops_with_the_register_command);
 /// The guide's note: "Only Access Managers can add new users." A standard office login's menu
 /// has no Manage User Access: the run stops at once with exit 6 and the registration to run
 /// instead, having created nothing.
 async fn an_office_login_that_cannot_add_users_stops_with_the_register_command(skin: Skin) {
-    let world = World::builder()
-        .skin(skin)
-        .office_role(cigna_fixture::OfficeRole::Standard)
-        .start()
-        .await;
+    let world = standard_office(skin).await;
     let email = "standard.123456789@codes.zuub.test";
     let out = world.existing(email).run().await;
     out.assert_code(6);
@@ -670,13 +675,7 @@ async fn an_office_login_that_cannot_add_users_stops_with_the_register_command(s
     assert!(world.users().is_empty(), "nothing was created");
     assert_eq!(world.portal.state_json()["duplicate_creations"], 0);
 
-    let listed = Cli::new("runs")
-        .path_flag("--runs-dir", world.runs.path())
-        .arg("--json")
-        .run()
-        .await;
-    listed.assert_code(0);
-    let listed = listed.json();
+    let listed = world.runs_listed().await;
     assert_eq!(listed[0]["status"], "not_access_manager", "{listed}");
     assert!(
         listed[0]["next"]
@@ -690,11 +689,7 @@ on_each_skin!(or_register_turns_a_login_that_cannot_add_users_into_a_registratio
 /// `--or-register`: the same run goes on with a new registration for the TIN, email and phone,
 /// ends pending approval, and `activate` finishes it like any registration.
 async fn or_register_turns_a_login_that_cannot_add_users_into_a_registration(skin: Skin) {
-    let world = World::builder()
-        .skin(skin)
-        .office_role(cigna_fixture::OfficeRole::Standard)
-        .start()
-        .await;
+    let world = standard_office(skin).await;
     let email = "instead.123456789@codes.zuub.test";
     let out = world
         .existing(email)
@@ -735,13 +730,7 @@ async fn or_register_turns_a_login_that_cannot_add_users_into_a_registration(ski
     let out = world.activate(&run_id).arg("--json").run().await;
     out.assert_code(0);
     assert_eq!(out.json()["status"], "active");
-    let listed = Cli::new("runs")
-        .path_flag("--runs-dir", world.runs.path())
-        .arg("--json")
-        .run()
-        .await;
-    listed.assert_code(0);
-    let listed = listed.json();
+    let listed = world.runs_listed().await;
     assert_eq!(listed[0]["flow"], "register", "{listed}");
     assert_eq!(listed[0]["status"], "active", "{listed}");
 }

@@ -135,13 +135,7 @@ async fn a_failed_run_keeps_artifacts_without_secrets_and_resume_finishes_it() {
     browser.close().await;
 
     // `runs` and `show` tell a support engineer where it stands.
-    let listed = Cli::new("runs")
-        .path_flag("--runs-dir", world.runs.path())
-        .arg("--json")
-        .run()
-        .await;
-    listed.assert_code(0);
-    let listed = listed.json();
+    let listed = world.runs_listed().await;
     assert_eq!(listed[0]["run_id"], id.as_str());
     assert_eq!(listed[0]["status"], "failed");
     assert_eq!(listed[0]["failed_step"], "fill-user-info");

@@ -235,6 +235,17 @@ impl World {
             .path_flag("--runs-dir", self.runs.path())
     }
 
+    /// `runs --json` for this world's runs, newest first.
+    pub async fn runs_listed(&self) -> Value {
+        let out = Cli::new("runs")
+            .path_flag("--runs-dir", self.runs.path())
+            .arg("--json")
+            .run()
+            .await;
+        out.assert_code(0);
+        out.json()
+    }
+
     pub fn users(&self) -> Vec<Value> {
         self.list("users")
     }
