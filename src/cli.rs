@@ -358,8 +358,9 @@ pub struct ExistingArgs {
     #[command(flatten)]
     pub office_code: OfficeCodeArgs,
 
-    /// An entitlement to grant (repeatable). Default: Patient Eligibility & Benefits, Claim
-    /// Status, Remittance Reports, Precertification, Fee Schedules.
+    /// An entitlement to grant (repeatable). Default: the flow's default-entitlements (the
+    /// guide's: Patient Eligibility & Benefits, Claim Status, Remittance Reports,
+    /// Precertification, Fee Schedules).
     #[arg(
         long = "entitlement",
         env = "CIGNA_ENTITLEMENTS",
@@ -481,7 +482,7 @@ pub struct RegisterArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct ActivateArgs {
-    /// The run id `register` printed.
+    /// The run id `register` (or `existing --or-register`) printed.
     pub run: String,
 
     #[command(flatten)]

@@ -15,7 +15,7 @@ use toml::Spanned;
 
 use crate::error::bad_input;
 
-/// The file's name in the working directory and in the config directory.
+/// The file's name in the config directory (and of a file `--config` names, usually).
 pub const FILE_NAME: &str = "cigna-setup.toml";
 
 /// What a setting's value must look like.
@@ -255,7 +255,7 @@ pub fn command_line() -> Result<crate::cli::Cli> {
 /// A settings file as read and checked: where it was, where one was looked for, and per key
 /// its value and line.
 #[derive(Debug, Clone, Default)]
-pub struct FileSettings {
+struct FileSettings {
     pub file: Option<PathBuf>,
     pub searched: Vec<PathBuf>,
     pub values: BTreeMap<&'static str, (String, usize)>,
@@ -267,7 +267,7 @@ fn setting_of(key: &str) -> Option<&'static Setting> {
 
 /// Finds and reads the settings file named by `--config`/`CIGNA_CONFIG` in `args`, or the
 /// default ones, and checks every value.
-pub fn read(args: &[OsString]) -> Result<FileSettings> {
+fn read(args: &[OsString]) -> Result<FileSettings> {
     let given = config_flag(args).or_else(|| std::env::var_os("CIGNA_CONFIG").map(PathBuf::from));
     let searched = match &given {
         Some(path) => vec![path.clone()],
@@ -278,7 +278,7 @@ pub fn read(args: &[OsString]) -> Result<FileSettings> {
             if !path.is_file() {
                 return Err(bad_input(format!(
                     "the settings file {} given with --config (or CIGNA_CONFIG) does not exist: \
-                     check the path, or leave --config out to use ./{FILE_NAME}",
+                     check the path, or leave --config out to use ~/.config/cigna-setup/{FILE_NAME}",
                     path.display()
                 )));
             }
@@ -311,7 +311,7 @@ pub fn read(args: &[OsString]) -> Result<FileSettings> {
 /// Where each setting's value came from: what clap matched (a flag, the variable, or the
 /// default, which is the file's value when the file gave one); for a setting the command has
 /// no flag for, its variable, else the file.
-pub fn provenance(file: FileSettings, cmd: &clap::Command, matches: &clap::ArgMatches) -> Loaded {
+fn provenance(file: FileSettings, cmd: &clap::Command, matches: &clap::ArgMatches) -> Loaded {
     let mut values = BTreeMap::new();
     for s in SETTINGS {
         let in_file = file.values.get(s.key).cloned();

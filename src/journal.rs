@@ -75,7 +75,7 @@ pub struct StepRecord {
 }
 
 impl StepRecord {
-    pub fn pending(id: &str) -> StepRecord {
+    pub(crate) fn pending(id: &str) -> StepRecord {
         StepRecord {
             id: id.to_string(),
             status: Status::Pending,
@@ -235,7 +235,13 @@ impl Journal {
 
     /// The run goes on with another flow (a registration, when the office login could not add
     /// users): its name, and its steps after those already recorded.
+    /// The old flow's steps left unfinished are recorded as skipped: the run did not fail there.
     pub fn switch_flow(&mut self, name: &str, step_ids: &[String]) -> Result<()> {
+        for s in &mut self.steps {
+            if !matches!(s.status, Status::Done | Status::Skipped) {
+                s.status = Status::Skipped;
+            }
+        }
         self.flow = name.to_string();
         self.add_steps(step_ids)?;
         self.save()

@@ -52,6 +52,12 @@ pub fn register_command(journal: &Journal) -> String {
     if portal != crate::cli::DEFAULT_PORTAL_URL {
         command.push_str(&format!(" --portal-url {portal}"));
     }
+    // The mailbox `activate` will read the registration's codes from (never a password).
+    for (input, flag) in [("imap_url", "--imap-url"), ("imap_ca", "--imap-ca")] {
+        if let Some(value) = journal.input(input).and_then(|v| v.as_str()) {
+            command.push_str(&format!(" {flag} {}", shell_word(value)));
+        }
+    }
     command
 }
 

@@ -1791,6 +1791,9 @@
         // only once the page has settled: a menu that lacks an entry (a login without a
         // right) is not a slow one.
         if (candidates(req.target).some(visible)) return { status: "ok", value: "yes" };
+        // The portal's error page lacks every control: that is worth a reload, not an answer.
+        const errorPage = refusal();
+        if (errorPage && errorPage.transient) return errorPage;
         const why = settling();
         if (why) return { status: "wait", reason: why, seen: [] };
         return { status: "ok", value: "no" };

@@ -783,7 +783,7 @@ impl Browser {
         let started = Instant::now();
         let mut request = verb.request();
         request["dismiss"] = json!(self.dismiss);
-        if matches!(verb, Verb::Expect(..) | Verb::See(..)) {
+        if matches!(verb, Verb::Expect(..) | Verb::See(..) | Verb::Present(..)) {
             request["transient"] = json!(self.error_pages);
         }
         // One verb's requests share this: state a verb keeps in the page (toggles per box,

@@ -139,7 +139,7 @@ pub async fn run_activate(a: &Activation) -> Result<Credentials> {
             Err(err) => return Err(err),
         }
     }
-    run::finish(&mut journal, Status::Active)?;
+    run::finish(&mut journal, run::ended_as(&flow))?;
     Ok(run::credentials_of(&journal, tin.digits(), email, creds))
 }
 

@@ -91,7 +91,7 @@ pub async fn run_existing(settings: &ExistingSettings) -> Result<Credentials> {
             ),
         ));
     }
-    run::finish(&mut journal, Status::Active)?;
+    run::finish(&mut journal, run::ended_as(&flow))?;
     Ok(run::credentials_of(
         &journal,
         login.tin.digits(),
@@ -133,7 +133,7 @@ async fn register_instead(
         &mut |err, _step, vars, journal| retry.mend(err, vars, journal, creds),
     )
     .await?;
-    run::finish(&mut journal, Status::PendingApproval)?;
+    run::finish(&mut journal, run::ended_as(&register))?;
     progress::note(&format!(
         "once the office's website access manager approves it: cigna-setup activate {}",
         journal.run_id

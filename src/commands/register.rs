@@ -5,7 +5,6 @@ use serde_json::json;
 
 use super::run::{self, Credentials, Target};
 use crate::cli::RegisterArgs;
-use crate::journal::Status;
 use crate::progress;
 use crate::settings::RegisterSettings;
 
@@ -53,7 +52,7 @@ pub async fn run_register(settings: &RegisterSettings) -> Result<Credentials> {
         &mut |err, _step, vars, journal| retry.mend(err, vars, journal, &mut creds),
     )
     .await?;
-    run::finish(&mut journal, Status::PendingApproval)?;
+    run::finish(&mut journal, run::ended_as(&flow))?;
     Ok(run::credentials_of(
         &journal,
         login.tin.digits(),

@@ -67,8 +67,8 @@ fn reopen(
     };
     // The existing-account flow signs in as the office, whose password is never stored.
     if flow.needs("office_password") {
-        vars.set("office_user", journal.input_text("office_user")?);
         let office_user = journal.input_text("office_user")?;
+        vars.set("office_user", &office_user);
         let password = settings::read_secret_or_ask(
             "CIGNA_OFFICE_PASSWORD",
             office_password_file,
@@ -114,7 +114,7 @@ async fn go_on(r: &mut Reopened, range: std::ops::Range<usize>, with: &ContinueA
         tin: r.tin.digits().to_string(),
         tries: 1,
     };
-    run::run_flow_steps(
+    let outcome = run::run_flow_steps(
         &r.flow,
         range,
         &mut r.journal,
@@ -131,8 +131,23 @@ async fn go_on(r: &mut Reopened, range: std::ops::Range<usize>, with: &ContinueA
         },
         &mut |err, _step, vars, journal| retry.mend(err, vars, journal, &mut r.creds),
     )
-    .await?;
-    Ok(())
+    .await;
+    match outcome {
+        Ok(_) => Ok(()),
+        // Still no access manager: the run says so again, not a plain failure.
+        Err(err) if crate::error::outcome(&err) == Some(flow::NOT_ACCESS_MANAGER) => {
+            run::finish(&mut r.journal, Status::NotAccessManager)?;
+            Err(crate::error::named_outcome(
+                flow::NOT_ACCESS_MANAGER,
+                format!(
+                    "the office login still cannot add users (it is not a website access \
+                     manager): register a new account instead: {}",
+                    crate::report::register_command(&r.journal)
+                ),
+            ))
+        }
+        Err(err) => Err(err),
+    }
 }
 
 /// Sets the run's status from its steps and, when it is complete, prints the credentials.
@@ -151,10 +166,7 @@ fn conclude(r: &mut Reopened, with: &ContinueArgs) -> Result<()> {
         ));
         return Ok(());
     }
-    let status = match r.flow.ends {
-        flow::Ends::PendingApproval => Status::PendingApproval,
-        flow::Ends::Active => Status::Active,
-    };
+    let status = run::ended_as(&r.flow);
     run::finish(&mut r.journal, status)?;
     let creds = run::credentials_of(&r.journal, r.tin.digits(), &r.email, &r.creds);
     creds.deliver(with.json, with.out.as_deref())
@@ -170,12 +182,12 @@ fn first_open(flow: &Flow, records: &[StepRecord]) -> Option<usize> {
 }
 
 /// Whether the run reached a step whose effect may stand though it never finished
-/// (`on-resume = "probe"`): the step before it was done, or it is the first.
+/// (`on-resume = "probe"`): the step before it was done (or skipped), or it is the first.
 fn reached_a_probe(flow: &Flow, records: &[StepRecord]) -> bool {
     let done = |id: &str| {
         records
             .iter()
-            .any(|s| s.id == id && s.status == Status::Done)
+            .any(|s| s.id == id && matches!(s.status, Status::Done | Status::Skipped))
     };
     flow.steps
         .iter()
@@ -214,11 +226,18 @@ async fn registration_exists(r: &mut Reopened, with: &ContinueArgs) -> Result<bo
         &mut run::no_mending,
     )
     .await;
-    Ok(match outcome {
-        Ok(_) => true,
-        Err(err) => crate::error::page_said(&err)
-            .is_some_and(|s| probe.outcome_of(&s.text) == Some(flow::PENDING_APPROVAL)),
-    })
+    // Only the portal's own answer decides: a sign-in it refused means nothing was submitted;
+    // anything else (a browser that died, a page that never came) is no answer, and guessing
+    // "not submitted" would submit the registration twice.
+    match outcome {
+        Ok(_) => Ok(true),
+        Err(err) => match crate::error::page_said(&err) {
+            Some(s) => Ok(probe.outcome_of(&s.text) == Some(flow::PENDING_APPROVAL)),
+            None => Err(err.context(
+                "could not tell whether the registration was submitted before the run stopped",
+            )),
+        },
+    }
 }
 
 pub async fn resume(args: ResumeArgs) -> Result<()> {

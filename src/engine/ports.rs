@@ -21,8 +21,9 @@ use crate::secrets::Redactor;
 
 /// The portal's page as the engine drives it: waits and actions aimed at what a person sees.
 /// A wait that meets a text of `unless` or an error next to a field fails at once, the error
-/// carrying what the page said (`error::page_said`); one that meets the portal's error page
-/// fails as transient.
+/// carrying what the page said (`error::page_said`); a wait or a `require` look that meets the
+/// portal's error page fails as transient (the engine reloads). A `when` look reads the page
+/// as it stands.
 pub trait Page {
     /// A new step begins: what stood next to fields before it is no baseline for its answers.
     fn begin_step(&self);
@@ -54,7 +55,8 @@ pub trait Page {
         timeout: Duration,
     ) -> Result<()>;
     async fn select(&self, target: &Locator, option: &str, timeout: Duration) -> Result<()>;
-    /// Chooses the first option offered that is not one of `avoid`, and says which.
+    /// Chooses an option offered that is not one of `avoid` (the one the field holds already,
+    /// if free, else the first), and says which.
     async fn select_any(
         &self,
         target: &Locator,

@@ -653,6 +653,8 @@ pub fn parse(text: &str, origin: &str) -> Result<Flow> {
             if let Some(out) = action.output() {
                 let secret = match &action {
                     Action::Capture { secret, .. } => *secret,
+                    // A security question is the portal's own text, shown on its page.
+                    Action::Pick { .. } => false,
                     _ => true,
                 };
                 if secret {

@@ -58,12 +58,21 @@ impl FromStr for MailboxUrl {
 
     fn from_str(text: &str) -> anyhow::Result<MailboxUrl> {
         let text = text.trim();
-        let bad = |problem: &str| {
-            bad_input(format!(
-                "bad IMAP URL {}: {problem}; {RIGHT_FORM}",
-                crate::error::shown(text)
-            ))
+        // A URL that holds a password (USER:PASSWORD@…) is never quoted, whatever else is wrong
+        // with it (no scheme, a wrong one).
+        let holds_password = text.rsplit_once('@').is_some_and(|(userinfo, _)| {
+            userinfo
+                .split_once("://")
+                .map_or(userinfo, |(_, u)| u)
+                .contains(':')
+        });
+        let quoted = if holds_password {
+            "(not shown: it holds a password)".to_string()
+        } else {
+            crate::error::shown(text)
         };
+        let bad =
+            |problem: &str| bad_input(format!("bad IMAP URL {quoted}: {problem}; {RIGHT_FORM}"));
 
         let (scheme, rest) = text
             .split_once("://")
@@ -223,6 +232,19 @@ impl fmt::Display for MailboxUrl {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_malformed_url_with_a_password_is_never_quoted() {
+        for text in [
+            "codes:hunter2@imap.zuub.test",
+            "pop3://codes:hunter2@imap.zuub.test/INBOX",
+        ] {
+            let err = text.parse::<super::MailboxUrl>().unwrap_err();
+            let msg = format!("{err:#}");
+            assert!(!msg.contains("hunter2"), "{msg}");
+            assert!(msg.contains("not shown"), "{msg}");
+        }
+    }
+
     use super::*;
 
     fn parse(text: &str) -> MailboxUrl {

@@ -677,6 +677,23 @@ async fn an_office_login_that_cannot_add_users_stops_with_the_register_command(s
 
     let listed = world.runs_listed().await;
     assert_eq!(listed[0]["status"], "not_access_manager", "{listed}");
+    // Resumed, it says so again (exit 6), and stays what it is.
+    let run_id = listed[0]["run_id"].as_str().unwrap().to_string();
+    let again = Cli::new("resume")
+        .arg(&run_id)
+        .path_flag("--runs-dir", world.runs.path())
+        .env("CIGNA_OFFICE_PASSWORD", OFFICE_PASSWORD)
+        .env("CIGNA_IMAP_PASSWORD", MAILBOX_PASSWORD)
+        .run()
+        .await;
+    again.assert_code(6);
+    assert!(
+        again.stderr.contains("register a new account instead"),
+        "{}",
+        again.stderr
+    );
+    let listed = world.runs_listed().await;
+    assert_eq!(listed[0]["status"], "not_access_manager", "{listed}");
     assert!(
         listed[0]["next"]
             .as_str()

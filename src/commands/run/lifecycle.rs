@@ -312,6 +312,14 @@ pub fn set_credential_vars(vars: &mut Vars, creds: &credentials::Credentials) {
     }
 }
 
+/// What a run of `flow` is once its every step is done (the flow's `ends`).
+pub fn ended_as(flow: &Flow) -> Status {
+    match flow.ends {
+        flow::Ends::PendingApproval => Status::PendingApproval,
+        flow::Ends::Active => Status::Active,
+    }
+}
+
 /// Records what the run became and rewrites its report.
 /// A run that ended active can never be resumed: its browser profile, with the portal's
 /// session cookie and storage, is deleted then.

@@ -36,7 +36,7 @@ pub fn remembered_mailbox(
         journal
             .input("imap_mailboxes")
             .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default()
+            .unwrap_or_else(|| args.imap_mailboxes.clone())
     } else {
         args.imap_mailboxes.clone()
     };
