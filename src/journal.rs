@@ -243,7 +243,7 @@ impl Journal {
             }
         }
         self.flow = name.to_string();
-        self.add_steps(step_ids)?;
+        self.add_missing(step_ids);
         self.save()
     }
 
@@ -277,16 +277,21 @@ impl Journal {
     /// Also the steps of a flow that replaced the run's (`--force-flow`). Writes nothing when
     /// every step is known, so a refused second process never rewrites a running run's journal.
     pub fn add_steps(&mut self, step_ids: &[String]) -> Result<()> {
+        if !self.add_missing(step_ids) {
+            return Ok(());
+        }
+        self.save()
+    }
+
+    /// Records the steps it does not know yet, pending; whether there were any.
+    fn add_missing(&mut self, step_ids: &[String]) -> bool {
         let known = self.steps.len();
         for id in step_ids {
             if self.step_mut(id).is_none() {
                 self.steps.push(StepRecord::pending(id));
             }
         }
-        if self.steps.len() == known {
-            return Ok(());
-        }
-        self.save()
+        self.steps.len() > known
     }
 
     pub fn step_mut(&mut self, id: &str) -> Option<&mut StepRecord> {

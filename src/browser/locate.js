@@ -1533,9 +1533,9 @@
   // order; never a placeholder: a disabled option, a native one without a value, one named as a
   // prompt ("Select a question", "-- choose --"), or what the field showed while it displayed
   // its placeholder. A field that already holds a free option keeps it (a step run again on a
-  // page that kept its values). The reply's value is the option chosen. A custom list shows
-  // its options only once open, so the choice is made then and kept for the verb's later
-  // requests.
+  // page that kept its values), once its list shows that it is one. The reply's value is the
+  // option chosen. A custom list shows its options only once open, so the choice is made then
+  // and kept for the verb's later requests.
   function pickAny(el, role) {
     const avoid = new Set((req.avoid || []).map(key));
     const prompt = (name) => /^\s*(select|choose|pick|please)\b/i.test(name) || /^\s*-{2,}/.test(name);
@@ -1559,17 +1559,19 @@
     if (window.__cignaPickVerb !== req.verb_id) {
       window.__cignaPickVerb = req.verb_id;
       window.__cignaPicked = undefined;
-      const shown = shownValue(el);
+      const shown = key(shownValue(el));
       const placeholder = el.hasAttribute("aria-placeholder") || !!el.querySelector('[class*="placeholder" i]');
-      window.__cignaPickBlank = placeholder ? key(shown) : null;
-      if (!placeholder && free(shown)) window.__cignaPicked = norm(shown);
+      window.__cignaPickBlank = placeholder ? shown : null;
+      window.__cignaPickHeld = placeholder ? null : shown;
     }
     if (window.__cignaPicked === undefined) {
       const popup = popupOf(el);
       if (popup && visible(popup)) {
         const opts = optionsOf(popup).filter(visible);
         const blank = window.__cignaPickBlank;
-        const o = opts.find((o) => o.getAttribute("aria-disabled") !== "true" && free(nameOf(o)) && key(nameOf(o)) !== blank);
+        const usable = opts.filter((o) => o.getAttribute("aria-disabled") !== "true" && free(nameOf(o)) && key(nameOf(o)) !== blank);
+        // What the field held is kept only if the list offers it: a dash or a blank is no option.
+        const o = usable.find((o) => key(nameOf(o)) === window.__cignaPickHeld) || usable[0];
         if (!o) return noneLeft(opts.map(nameOf));
         window.__cignaPicked = norm(nameOf(o));
       } else {

@@ -41,6 +41,26 @@ pub struct Within {
     pub heading: Option<String>,
 }
 
+impl Within {
+    /// An element of `role` (`landmark` for any landmark), with this name when one is given.
+    pub fn role(role: impl Into<String>, name: Option<&str>) -> Within {
+        Within {
+            role: Some(role.into()),
+            name: name.map(Into::into),
+            heading: None,
+        }
+    }
+
+    /// The section under the heading named `name`.
+    pub fn heading(name: impl Into<String>) -> Within {
+        Within {
+            role: None,
+            name: None,
+            heading: Some(name.into()),
+        }
+    }
+}
+
 impl Locator {
     pub fn label(name: impl Into<String>) -> Locator {
         Target::Label { name: name.into() }.into()

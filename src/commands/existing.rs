@@ -119,29 +119,9 @@ async fn register_instead(
     let ids: Vec<String> = register.steps.iter().map(|s| s.id.clone()).collect();
     journal.switch_flow(&register.name, &ids)?;
     run::record_flow(&journal, &register)?;
-    if let Some(then) = &register.then {
-        run::record_flow(&journal, &crate::flow::builtin(then)?)?;
-    }
     // The office's portal session must not carry into the new account's registration.
     run::forget_browser_session(&journal)?;
-    let mut retry = run::UserIdRetry::new(login);
-    run::run_flow(
-        &register,
-        &mut journal,
-        vars,
-        Target::of(login, None),
-        &mut |err, _step, vars, journal| retry.mend(err, vars, journal, creds),
-    )
-    .await?;
-    run::finish(&mut journal, run::ended_as(&register))?;
-    progress::note(&format!(
-        "once the office's website access manager approves it: cigna-setup activate {}",
-        journal.run_id
-    ));
-    Ok(run::credentials_of(
-        &journal,
-        login.tin.digits(),
-        &login.email,
-        creds,
-    ))
+    let creds = super::register::register_in(&mut journal, &register, login, vars, creds).await?;
+    super::register::note_activate_later(&journal.run_id);
+    Ok(creds)
 }

@@ -5,18 +5,25 @@ use serde_json::json;
 
 use super::run::{self, Credentials, Target};
 use crate::cli::RegisterArgs;
+use crate::credentials;
+use crate::flow::{Flow, Vars};
+use crate::journal::Journal;
 use crate::progress;
-use crate::settings::RegisterSettings;
+use crate::settings::{NewLogin, RegisterSettings};
 
 pub async fn command(args: Box<RegisterArgs>) -> Result<()> {
     let settings = RegisterSettings::from_args(&args)?;
     let creds = run_register(&settings).await?;
     creds.deliver(settings.login.json, settings.login.out.as_deref())?;
-    progress::note(&format!(
-        "once the office's website access manager approves it: cigna-setup activate {}",
-        creds.run_id
-    ));
+    note_activate_later(&creds.run_id);
     Ok(())
+}
+
+/// What a registration's run leaves to do: the access manager approves, then `activate`.
+pub(super) fn note_activate_later(run_id: &str) {
+    progress::note(&format!(
+        "once the office's website access manager approves it: cigna-setup activate {run_id}"
+    ));
 }
 
 /// Registers, and returns the credentials with status `pending_approval`. A generated User ID
@@ -39,24 +46,36 @@ pub async fn run_register(settings: &RegisterSettings) -> Result<Credentials> {
             ("imap_ca", json!(settings.imap_ca)),
         ],
     )?;
-    // The flow that finishes this run later (`activate`), perhaps after an upgrade: today's.
+    register_in(&mut journal, &flow, login, vars, &mut creds).await
+}
+
+/// Runs the registration `flow` in the run `journal` (a new one, or an existing-account run
+/// that turned into one): keeps the flow that finishes it later (`activate`, today's, whatever
+/// an upgrade brings), replaces a taken generated User ID, and finishes pending approval.
+pub(super) async fn register_in(
+    journal: &mut Journal,
+    flow: &Flow,
+    login: &NewLogin,
+    vars: Vars,
+    creds: &mut credentials::Credentials,
+) -> Result<Credentials> {
     if let Some(then) = &flow.then {
-        run::record_flow(&journal, &crate::flow::builtin(then)?)?;
+        run::record_flow(journal, &crate::flow::builtin(then)?)?;
     }
     let mut retry = run::UserIdRetry::new(login);
     run::run_flow(
-        &flow,
-        &mut journal,
+        flow,
+        journal,
         vars,
         Target::of(login, None),
-        &mut |err, _step, vars, journal| retry.mend(err, vars, journal, &mut creds),
+        &mut |err, _step, vars, journal| retry.mend(err, vars, journal, creds),
     )
     .await?;
-    run::finish(&mut journal, run::ended_as(&flow))?;
+    run::finish(journal, run::ended_as(flow))?;
     Ok(run::credentials_of(
-        &journal,
+        journal,
         login.tin.digits(),
         &login.email,
-        &creds,
+        creds,
     ))
 }

@@ -47,12 +47,16 @@ fn reopen(
     let ids: Vec<String> = flow.steps.iter().map(|s| s.id.clone()).collect();
     journal.add_steps(&ids)?;
     let mut vars = login.vars();
-    // What earlier steps captured (temporary credentials…), as they captured it.
-    for step in &flow.steps {
-        for name in step.outputs() {
-            if let Some(value) = journal.secret(&name) {
-                vars.set_secret(&name, Secret::new(value));
-            }
+    // What earlier steps captured (temporary credentials…), as they captured it: a secret as a
+    // secret.
+    for action in flow.steps.iter().flat_map(|s| &s.actions) {
+        let Some(name) = action.output() else {
+            continue;
+        };
+        match journal.secret(&name) {
+            Some(value) if action.output_is_secret() => vars.set_secret(&name, Secret::new(value)),
+            Some(value) => vars.set(&name, value),
+            None => {}
         }
     }
     let needs_mailbox = flow.steps.iter().any(|s| {

@@ -651,13 +651,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Flow> {
                 _ => {}
             }
             if let Some(out) = action.output() {
-                let secret = match &action {
-                    Action::Capture { secret, .. } => *secret,
-                    // A security question is the portal's own text, shown on its page.
-                    Action::Pick { .. } => false,
-                    _ => true,
-                };
-                if secret {
+                if action.output_is_secret() {
                     secret_captures.push(out.clone());
                 }
                 captured.push(out);
@@ -895,46 +889,31 @@ actions = [
             "test",
         )
         .unwrap();
-        let region = |role: Option<&str>, name: Option<&str>, heading: Option<&str>| Within {
-            role: role.map(Into::into),
-            name: name.map(Into::into),
-            heading: heading.map(Into::into),
-        };
         let a = &flow.steps[0].actions;
         assert_eq!(
             a[0],
-            Action::Click(Locator::role("button", "Submit").within(region(
-                Some("dialog"),
-                None,
-                None
-            )))
+            Action::Click(Locator::role("button", "Submit").within(Within::role("dialog", None)))
         );
         assert_eq!(
             a[1],
             Action::Fill {
-                target: Locator::label("Street").within(region(
-                    Some("form"),
-                    Some("Mailing address"),
-                    None
-                )),
+                target: Locator::label("Street")
+                    .within(Within::role("form", Some("Mailing address"))),
                 value: "1 Post Road".into()
             }
         );
         assert_eq!(
             a[2],
-            Action::Click(Locator::clickable("Next").within(region(
-                Some("landmark"),
-                Some("Account"),
-                None
-            )))
+            Action::Click(
+                Locator::clickable("Next").within(Within::role("landmark", Some("Account")))
+            )
         );
         assert_eq!(
             a[3],
-            Action::Check(Locator::role("checkbox", "Claim Status").within(region(
-                None,
-                None,
-                Some("Select Entitlements")
-            )))
+            Action::Check(
+                Locator::role("checkbox", "Claim Status")
+                    .within(Within::heading("Select Entitlements"))
+            )
         );
         // A region is a role (with an optional name) or a heading, not both and not neither.
         for within in [

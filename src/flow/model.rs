@@ -219,6 +219,16 @@ impl Action {
         }
     }
 
+    /// Whether what the action sets is a secret: a code always, a capture when it says so, a
+    /// picked security question never (it is the portal's own text, shown on its page).
+    pub fn output_is_secret(&self) -> bool {
+        match self {
+            Action::Capture { secret, .. } => *secret,
+            Action::Pick { .. } => false,
+            _ => true,
+        }
+    }
+
     /// Short description for progress and errors.
     pub fn describe(&self) -> String {
         match self {

@@ -33,11 +33,7 @@ async fn open_controls() -> Browser {
 }
 
 fn heading(name: &str) -> Within {
-    Within {
-        role: None,
-        name: None,
-        heading: Some(name.into()),
-    }
+    Within::heading(name)
 }
 
 /// Every checkbox of the outline with its name and whether it is ticked.
@@ -295,11 +291,7 @@ async fn two_visible_matches_fail_naming_both_and_a_region_tells_them_apart() {
     assert!(msg.contains("in dialog \"Confirm submission\""), "{msg}");
     assert!(msg.contains("within"), "says how to narrow it: {msg}");
 
-    let dialog = Within {
-        role: Some("dialog".into()),
-        name: None,
-        heading: None,
-    };
+    let dialog = Within::role("dialog", None);
     b.click(&Locator::role("button", "Submit").within(dialog), T)
         .await
         .unwrap();

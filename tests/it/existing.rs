@@ -740,11 +740,7 @@ async fn or_register_turns_a_login_that_cannot_add_users_into_a_registration(ski
         assert!(dir.join(format!("{kept}.flow.toml")).is_file(), "{kept}");
     }
 
-    world
-        .portal
-        .approve(pending["user_id"].as_str().unwrap())
-        .unwrap();
-    let out = world.activate(&run_id).arg("--json").run().await;
+    let out = world.approve_and_activate(&pending).await;
     out.assert_code(0);
     assert_eq!(out.json()["status"], "active");
     let listed = world.runs_listed().await;

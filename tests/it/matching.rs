@@ -128,14 +128,6 @@ const TWO_SUBMITS: &str = r#"<!doctype html><meta charset="utf-8">
 </main>
 <p id="out"></p>"#;
 
-fn within(role: &str, name: Option<&str>) -> Within {
-    Within {
-        role: Some(role.into()),
-        name: name.map(Into::into),
-        heading: None,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_matches_are_both_named_and_a_form_or_landmark_tells_them_apart() {
     let b = open_markup(TWO_SUBMITS).await;
@@ -150,19 +142,24 @@ async fn two_matches_are_both_named_and_a_form_or_landmark_tells_them_apart() {
 
     let submit = Locator::role("button", "Submit");
     b.click(
-        &submit.clone().within(within("landmark", Some("Account"))),
+        &submit
+            .clone()
+            .within(Within::role("landmark", Some("Account"))),
         T,
     )
     .await
     .unwrap();
     b.expect_text("nav", &[], T).await.unwrap();
-    b.click(&submit.within(within("form", Some("Mailing address"))), T)
-        .await
-        .unwrap();
+    b.click(
+        &submit.within(Within::role("form", Some("Mailing address"))),
+        T,
+    )
+    .await
+    .unwrap();
     b.expect_text("mailing form", &[], T).await.unwrap();
     // Two Street fields; the named form holds one of them.
     b.fill(
-        &Locator::label("Street").within(within("form", Some("Mailing address"))),
+        &Locator::label("Street").within(Within::role("form", Some("Mailing address"))),
         "1 Post Road",
         false,
         T,

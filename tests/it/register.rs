@@ -357,12 +357,7 @@ async fn activate_waits_for_a_late_code_email(skin: Skin) {
         .await;
     out.assert_code(0);
     let pending = out.json();
-    let run_id = pending["run_id"].as_str().unwrap().to_string();
-    world
-        .portal
-        .approve(pending["user_id"].as_str().unwrap())
-        .unwrap();
-    let out = world.activate(&run_id).arg("--json").run().await;
+    let out = world.approve_and_activate(&pending).await;
     out.assert_code(0);
     assert_eq!(out.json()["status"], "active");
     let state = world.portal.state_json();

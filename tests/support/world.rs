@@ -235,6 +235,22 @@ impl World {
             .path_flag("--runs-dir", self.runs.path())
     }
 
+    /// The access manager approves the registration `register` printed (`pending`, its JSON),
+    /// then `activate --json` runs it to the end.
+    pub async fn approve_and_activate(&self, pending: &Value) -> Output {
+        self.portal
+            .approve(
+                pending["user_id"]
+                    .as_str()
+                    .expect("a pending registration's User ID"),
+            )
+            .unwrap();
+        self.activate(pending["run_id"].as_str().expect("its run id"))
+            .arg("--json")
+            .run()
+            .await
+    }
+
     /// `runs --json` for this world's runs, newest first.
     pub async fn runs_listed(&self) -> Value {
         let out = Cli::new("runs")
