@@ -83,10 +83,14 @@ pub fn refuse_secrets(args: &[OsString]) -> anyhow::Result<()> {
         let secret_like = ["password", "passwd", "secret", "token"]
             .iter()
             .any(|w| name.contains(w));
-        if !secret_like || name.ends_with("-file") {
+        // A token command names a program that prints the token, not the token.
+        if !secret_like || name.ends_with("-file") || name == "imap-token-command" {
             continue;
         }
-        let safe = if name.contains("office") {
+        let safe = if name.contains("token") {
+            "set CIGNA_IMAP_TOKEN, pass --imap-token-file FILE (mode 0600), or \
+             --imap-token-command PROGRAM that prints it"
+        } else if name.contains("office") {
             "set CIGNA_OFFICE_PASSWORD, pass --office-password-file FILE (mode 0600), or leave \
              it out to be asked on a terminal"
         } else if name.contains("imap") || name.contains("mail") {
@@ -687,9 +691,22 @@ pub struct MailboxArgs {
     )]
     pub imap_mailboxes: Vec<String>,
 
-    /// How to log in: `login` (the IMAP LOGIN command) or `plain` (AUTHENTICATE PLAIN).
+    /// How to log in: `login` (the IMAP LOGIN command), `plain` (AUTHENTICATE PLAIN), or with
+    /// an OAuth2 access token, `xoauth2` or `oauthbearer` (Google Workspace, Microsoft 365).
+    /// The token: CIGNA_IMAP_TOKEN, --imap-token-file or --imap-token-command (exactly one).
     #[arg(long, env = "CIGNA_IMAP_AUTH", value_enum, default_value = "login")]
     pub imap_auth: ImapAuthArg,
+
+    /// A file (mode 0600) holding the mailbox's OAuth2 access token, kept fresh by another
+    /// program; read at every login, so a refused token is read again.
+    #[arg(long, env = "CIGNA_IMAP_TOKEN_FILE", value_name = "FILE")]
+    pub imap_token_file: Option<PathBuf>,
+
+    /// A program that prints a fresh OAuth2 access token on its standard output, run without a
+    /// shell at every login and reconnect. Its arguments only come from the settings file:
+    /// imap-token-command = ["PROGRAM", "ARG", …].
+    #[arg(long, env = "CIGNA_IMAP_TOKEN_COMMAND", value_name = "PROGRAM")]
+    pub imap_token_command: Option<PathBuf>,
 
     /// With a server that offers no IDLE, how often to look for the code email (e.g. 2s).
     #[arg(
@@ -713,6 +730,8 @@ impl Default for MailboxArgs {
             imap_ca: None,
             imap_mailboxes: Vec::new(),
             imap_auth: ImapAuthArg::Login,
+            imap_token_file: None,
+            imap_token_command: None,
             poll_every: POLL_EVERY.into(),
         }
     }
@@ -724,6 +743,12 @@ pub enum ImapAuthArg {
     Login,
     /// SASL AUTHENTICATE PLAIN.
     Plain,
+    /// SASL XOAUTH2 with an OAuth2 access token (Google's and Microsoft's).
+    #[value(name = "xoauth2")]
+    XOAuth2,
+    /// SASL OAUTHBEARER (RFC 7628) with an OAuth2 access token.
+    #[value(name = "oauthbearer")]
+    OAuthBearer,
 }
 
 #[derive(Debug, Args, Clone)]

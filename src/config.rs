@@ -28,6 +28,8 @@ enum Kind {
     Duration,
     Count,
     Auth,
+    /// A program, or a program and its arguments (`["PROGRAM", "ARG", …]`).
+    Command,
     Folders,
     Entitlements,
     DateOfBirth,
@@ -114,6 +116,20 @@ pub const SETTINGS: &[Setting] = &[
         "",
     ),
     setting(
+        "imap-token-file",
+        "CIGNA_IMAP_TOKEN_FILE",
+        "--imap-token-file",
+        Kind::Path,
+        "(none)",
+    ),
+    setting(
+        "imap-token-command",
+        "CIGNA_IMAP_TOKEN_COMMAND",
+        "--imap-token-command",
+        Kind::Command,
+        "(none)",
+    ),
+    setting(
         "poll-every",
         "CIGNA_POLL_EVERY",
         "--poll-every",
@@ -183,6 +199,7 @@ pub const SETTINGS: &[Setting] = &[
 pub const SECRETS: &[(&str, &str)] = &[
     ("CIGNA_OFFICE_PASSWORD", "--office-password-file"),
     ("CIGNA_IMAP_PASSWORD", "--imap-password-file"),
+    ("CIGNA_IMAP_TOKEN", "--imap-token-file"),
     ("CIGNA_USER_PASSWORD", ""),
 ];
 
@@ -238,17 +255,28 @@ pub fn command_line() -> Result<crate::cli::Cli> {
     } else {
         read(&args)?
     };
+    // The flag takes the program; its arguments reach the settings on their own (below).
     let defaults = file
         .values
         .iter()
-        .filter_map(|(key, (value, _))| Some((setting_of(key)?.env, value.clone())))
+        .filter_map(|(key, (value, _))| {
+            let value = match setting_of(key)?.kind {
+                Kind::Command => command_words(value).into_iter().next()?,
+                _ => value.clone(),
+            };
+            Some((setting_of(key)?.env, value))
+        })
         .collect();
     let (cli, matches) = crate::cli::parse_with(&args, &defaults).unwrap_or_else(|e| e.exit());
-    let _ = LOADED.set(provenance(
+    let loaded = provenance(
         file,
         &<crate::cli::Cli as clap::CommandFactory>::command(),
         &matches,
-    ));
+    );
+    if let Some((Source::File { .. }, Some(value))) = loaded.values.get("imap-token-command") {
+        crate::settings::set_file_token_command(command_words(value));
+    }
+    let _ = LOADED.set(loaded);
     Ok(cli)
 }
 
@@ -259,6 +287,12 @@ struct FileSettings {
     pub file: Option<PathBuf>,
     pub searched: Vec<PathBuf>,
     pub values: BTreeMap<&'static str, (String, usize)>,
+}
+
+/// A `Kind::Command` value as the file gave it: a program alone, or (a JSON list) a program and
+/// its arguments.
+fn command_words(value: &str) -> Vec<String> {
+    serde_json::from_str::<Vec<String>>(value).unwrap_or_else(|_| vec![value.to_string()])
 }
 
 fn setting_of(key: &str) -> Option<&'static Setting> {
@@ -522,11 +556,14 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<BTreeMap<&'static str, (S
 
 /// One key's value, checked, as its environment variable takes it.
 fn setting_value(key: &str, value: toml::Value, at: &str) -> Result<(&'static str, String)> {
-    if key.contains("password") || key.contains("secret") {
+    let a_token =
+        key.contains("token") && !["imap-token-file", "imap-token-command"].contains(&key);
+    if key.contains("password") || key.contains("secret") || a_token {
         return Err(bad_input(format!(
             "{at}: `{key}`: secrets are never kept in the settings file; set \
-             CIGNA_OFFICE_PASSWORD / CIGNA_IMAP_PASSWORD in the environment, or pass \
-             --office-password-file / --imap-password-file FILE (mode 0600)"
+             CIGNA_OFFICE_PASSWORD / CIGNA_IMAP_PASSWORD / CIGNA_IMAP_TOKEN in the environment, \
+             or pass --office-password-file / --imap-password-file / --imap-token-file FILE \
+             (mode 0600)"
         )));
     }
     let Some(setting) = SETTINGS.iter().find(|s| s.key == key) else {
@@ -558,6 +595,22 @@ fn setting_value(key: &str, value: toml::Value, at: &str) -> Result<(&'static st
             list.join(",")
         }
         (Kind::Folders | Kind::Entitlements, _) => return Err(wrong("a list of strings")),
+        (Kind::Command, toml::Value::Array(items)) => {
+            let words: Option<Vec<String>> = items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string))
+                .collect();
+            match words {
+                Some(words) if words.first().is_some_and(|p| !p.trim().is_empty()) => {
+                    serde_json::to_string(&words)?
+                }
+                _ => {
+                    return Err(wrong(
+                        "a program, or a list of strings: the program, then its arguments",
+                    ))
+                }
+            }
+        }
         (_, toml::Value::String(s)) => s.trim().to_string(),
         _ => return Err(wrong("a string")),
     };
@@ -587,11 +640,21 @@ fn check(setting: &Setting, text: &str) -> Result<()> {
             settings::parse_duration(text, setting.flag)?;
         }
         Kind::Auth => {
-            if !["login", "plain"].contains(&text) {
+            if crate::mail::ImapAuth::named(text).is_none() {
                 return Err(bad_input(format!(
-                    "{} is not a login method: use \"login\" or \"plain\"",
+                    "{} is not a login method: use \"login\", \"plain\", \"xoauth2\" or \
+                     \"oauthbearer\"",
                     crate::error::shown(text)
                 )));
+            }
+        }
+        Kind::Command => {
+            let words = command_words(text);
+            if words.first().is_none_or(|p| p.trim().is_empty()) {
+                return Err(bad_input("it names no program"));
+            }
+            if words.iter().any(|w| w.contains('\0')) {
+                return Err(bad_input("a program or argument holds a NUL character"));
             }
         }
         Kind::Entitlements => {
@@ -639,6 +702,18 @@ mod tests {
             "Claim Status,Patient Eligibility & Benefits"
         );
         assert_eq!(values["profile.date-of-birth"].0, "02/29/1984");
+        assert_eq!(
+            command_words(&values["imap-token-command"].0),
+            [
+                "/usr/local/bin/m365-token",
+                "--tenant",
+                "zuub.onmicrosoft.com"
+            ]
+        );
+        assert_eq!(
+            command_words("/usr/local/bin/get-token"),
+            ["/usr/local/bin/get-token"]
+        );
         let first_name_line = text
             .lines()
             .position(|l| l.starts_with("first-name"))
@@ -654,6 +729,20 @@ mod tests {
             msg.contains("unknown-key.toml line 4: unknown setting `portal_url`"),
             "{msg}"
         );
+        let at = Path::new("t.toml");
+        for (text, says) in [
+            ("imap-token = \"ya29.x\"", "secrets are never kept"),
+            ("imap-token-command = []", "must be a program, or a list"),
+            (
+                "imap-token-command = [\"prog\", 3]",
+                "must be a program, or a list",
+            ),
+            ("imap-auth = \"oauth\"", "xoauth2"),
+        ] {
+            let err = parse(text, at).expect_err(text);
+            assert!(format!("{err:#}").contains(says), "{text}: {err:#}");
+            assert!(!format!("{err:#}").contains("ya29.x"), "{err:#}");
+        }
         let msg = error("secret.toml");
         assert!(
             msg.contains("line 2: `office-password`: secrets are never kept"),

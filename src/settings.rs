@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use crate::cli::{ExistingArgs, LoginArgs, MailboxArgs, RegisterArgs, TimingArgs};
 use crate::error::bad_input;
-use crate::mail::{MailboxConfig, MailboxUrl};
+use crate::mail::{ImapAuth, MailboxConfig, MailboxUrl, TokenSource};
 use crate::secrets::Secret;
 
 /// The profile the setup guide prescribes.
@@ -373,6 +373,60 @@ pub fn default_runs_dir() -> PathBuf {
     state.join("cigna-setup").join("runs")
 }
 
+/// The token command's program and arguments when the settings file gave them
+/// (`imap-token-command = ["PROGRAM", "ARG", …]`): arguments never come from argv or the
+/// environment, where other users or a shell history could read them.
+static FILE_TOKEN_COMMAND: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Called once at start-up when the token command came from the settings file.
+pub fn set_file_token_command(argv: Vec<String>) {
+    let _ = FILE_TOKEN_COMMAND.set(argv);
+}
+
+/// How the mailbox login is sent, as the flag says.
+pub fn imap_auth(arg: crate::cli::ImapAuthArg) -> ImapAuth {
+    use crate::cli::ImapAuthArg;
+    match arg {
+        ImapAuthArg::Login => ImapAuth::Login,
+        ImapAuthArg::Plain => ImapAuth::Plain,
+        ImapAuthArg::XOAuth2 => ImapAuth::XOAuth2,
+        ImapAuthArg::OAuthBearer => ImapAuth::OAuthBearer,
+    }
+}
+
+/// The one token source given (none is fine here; two is exit 2).
+fn token_source(args: &MailboxArgs) -> Result<Option<TokenSource>> {
+    let mut given = Vec::new();
+    if let Some(token) = read_secret("CIGNA_IMAP_TOKEN", None, "")? {
+        crate::secrets::global().register(token.expose());
+        given.push(TokenSource::Env(token));
+    }
+    if let Some(path) = &args.imap_token_file {
+        given.push(TokenSource::File(path.clone()));
+    }
+    if let Some(program) = &args.imap_token_command {
+        let args = FILE_TOKEN_COMMAND
+            .get()
+            .filter(|argv| argv.first().map(PathBuf::from).as_ref() == Some(program))
+            .map(|argv| argv[1..].to_vec())
+            .unwrap_or_default();
+        given.push(TokenSource::Command {
+            program: program.clone(),
+            args,
+        });
+    }
+    if given.len() > 1 {
+        let named: Vec<String> = given.iter().map(TokenSource::describe).collect();
+        return Err(bad_input(format!(
+            "the mailbox's access token can come from one place only, and {} are all given: \
+             keep one of CIGNA_IMAP_TOKEN, --imap-token-file and --imap-token-command (or their \
+             variables and settings)",
+            named.join(" and ")
+        )));
+    }
+    Ok(given.pop())
+}
+
 pub fn mailbox(args: &MailboxArgs) -> Result<MailboxConfig> {
     let raw = args.imap_url.as_deref().ok_or_else(|| {
         bad_input(
@@ -381,7 +435,43 @@ pub fn mailbox(args: &MailboxArgs) -> Result<MailboxConfig> {
         )
     })?;
     let url: MailboxUrl = raw.parse()?;
-    let password = read_secret_or_ask(
+    let auth = imap_auth(args.imap_auth);
+    let token = token_source(args)?;
+    let mut config = match (auth.uses_token(), token) {
+        (true, Some(token)) => {
+            token.check()?;
+            MailboxConfig::with_token(url, auth, token)
+        }
+        (true, None) => {
+            return Err(bad_input(format!(
+                "--imap-auth {} signs in to the mailbox {url} with an OAuth2 access token, and \
+                 none was given: set CIGNA_IMAP_TOKEN, or pass --imap-token-file FILE (mode \
+                 0600) or --imap-token-command PROGRAM (README's mailbox section shows one for \
+                 Google Workspace and for Microsoft 365)",
+                auth.name()
+            )))
+        }
+        (false, Some(token)) => {
+            return Err(bad_input(format!(
+                "{} gives an OAuth2 access token, but --imap-auth is {}, which signs in with a \
+                 password: pass --imap-auth xoauth2 (or oauthbearer) to use the token, or remove \
+                 it to use the password",
+                token.describe(),
+                auth.name()
+            )))
+        }
+        (false, None) => {
+            let password = mailbox_password(args, &url)?;
+            MailboxConfig::new(url, password)
+        }
+    };
+    config.auth = auth;
+    mailbox_rest(args, config)
+}
+
+/// The mailbox password, from CIGNA_IMAP_PASSWORD, the file, or asked at a terminal.
+fn mailbox_password(args: &MailboxArgs, url: &MailboxUrl) -> Result<Secret> {
+    read_secret_or_ask(
         "CIGNA_IMAP_PASSWORD",
         args.imap_password_file.as_deref(),
         "--imap-password-file",
@@ -390,9 +480,15 @@ pub fn mailbox(args: &MailboxArgs) -> Result<MailboxConfig> {
     .ok_or_else(|| {
         bad_input(format!(
             "no password for the mailbox {url}: set CIGNA_IMAP_PASSWORD or pass \
-             --imap-password-file FILE (passwords are never taken from the command line)"
+             --imap-password-file FILE (passwords are never taken from the command line); a \
+             mailbox that takes no passwords (Microsoft 365, most Google Workspace) needs \
+             --imap-auth xoauth2 and an access token"
         ))
-    })?;
+    })
+}
+
+/// The rest of the mailbox settings: CA, folders, polling.
+fn mailbox_rest(args: &MailboxArgs, mut config: MailboxConfig) -> Result<MailboxConfig> {
     if let Some(ca) = &args.imap_ca {
         check_ca_file(ca)?;
     }
@@ -410,14 +506,9 @@ pub fn mailbox(args: &MailboxArgs) -> Result<MailboxConfig> {
             folders.push(folder.to_string());
         }
     }
-    let mut config = MailboxConfig::new(url, password);
     config.ca_file = args.imap_ca.clone();
     config.folders = folders;
     config.poll_every = parse_poll_every(&args.poll_every)?;
-    config.auth = match args.imap_auth {
-        crate::cli::ImapAuthArg::Login => crate::mail::ImapAuth::Login,
-        crate::cli::ImapAuthArg::Plain => crate::mail::ImapAuth::Plain,
-    };
     Ok(config)
 }
 

@@ -183,6 +183,7 @@ async fn mailbox_checks(args: &DoctorArgs, checks: &mut Vec<Check>) {
     let diagnosis = tokio::task::spawn_blocking(move || mail::diagnose(&config)).await;
     let MailboxDiagnosis {
         reachable,
+        mechanisms,
         login,
         idle,
         poll_every,
@@ -198,7 +199,17 @@ async fn mailbox_checks(args: &DoctorArgs, checks: &mut Vec<Check>) {
         }
     };
     match reachable {
-        Ok(()) => checks.push(Check::ok("mailbox reachable", url.clone())),
+        Ok(()) => checks.push(Check::ok(
+            "mailbox reachable",
+            format!(
+                "{url}; login mechanisms offered: {}",
+                if mechanisms.is_empty() {
+                    "none listed (LOGIN only)".to_string()
+                } else {
+                    mechanisms.join(", ")
+                }
+            ),
+        )),
         Err(e) => {
             checks.push(Check::failed("mailbox reachable", &e));
             checks.push(Check::fail(

@@ -46,13 +46,7 @@ pub async fn run_existing(settings: &ExistingSettings) -> Result<Credentials> {
             ("imap_url", json!(settings.mailbox.url.to_string())),
             ("imap_ca", json!(settings.mailbox.ca_file)),
             ("imap_mailboxes", json!(settings.mailbox.folders)),
-            (
-                "imap_auth",
-                json!(match settings.mailbox.auth {
-                    crate::mail::ImapAuth::Login => "login",
-                    crate::mail::ImapAuth::Plain => "plain",
-                }),
-            ),
+            ("imap_auth", json!(settings.mailbox.auth.name())),
             ("entitlements", json!(entitlements)),
         ],
     )?;

@@ -22,6 +22,14 @@ pub async fn command(command: MailCommand) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 println!("mailbox {}: login ok", report.mailbox);
+                println!(
+                    "  login mechanisms offered: {}",
+                    if report.mechanisms.is_empty() {
+                        "none listed (LOGIN only)".to_string()
+                    } else {
+                        report.mechanisms.join(", ")
+                    }
+                );
                 println!("  folders: {}", report.folders.join(", "));
                 println!(
                     "  IDLE: {}",

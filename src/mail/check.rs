@@ -15,6 +15,8 @@ pub struct MailboxCheck {
     pub folders: Vec<String>,
     /// Whether the server offers IDLE (without it, the tool polls).
     pub idle: bool,
+    /// The login mechanisms the server offers before login (`AUTH=…`): PLAIN, XOAUTH2…
+    pub mechanisms: Vec<String>,
     /// Messages in the selected folder.
     pub messages: u32,
     /// Of those, messages from the portal's sender.
@@ -25,7 +27,10 @@ pub struct MailboxCheck {
 /// `from`: the portal's sender (a plain address: it is quoted in a SEARCH).
 pub fn check(config: &MailboxConfig, from: &str) -> anyhow::Result<MailboxCheck> {
     let url = config.url.to_string();
-    let (mut session, selected) = connect::open(config)?;
+    let reached = connect::reach(config)?;
+    let mechanisms = reached.mechanisms();
+    let mut session = connect::authenticate(config, reached)?;
+    let selected = connect::select(&mut session, &config.url)?;
     let fail = |what: &str, e: imap::Error| environment(format!("{what} failed at {url}: {e}"));
     let folders = session
         .list(Some(""), Some("*"))
@@ -43,6 +48,7 @@ pub fn check(config: &MailboxConfig, from: &str) -> anyhow::Result<MailboxCheck>
         mailbox: url,
         folders,
         idle: selected.idle,
+        mechanisms,
         messages,
         from_portal,
     })
@@ -52,6 +58,8 @@ pub fn check(config: &MailboxConfig, from: &str) -> anyhow::Result<MailboxCheck>
 pub struct MailboxDiagnosis {
     /// TCP, TLS and the greeting.
     pub reachable: anyhow::Result<()>,
+    /// The login mechanisms offered (`AUTH=…`), once reached.
+    pub mechanisms: Vec<String>,
     /// Login and SELECT of every watched folder (their names); `None` when not tried.
     pub login: Option<anyhow::Result<Vec<String>>>,
     pub idle: bool,
@@ -62,12 +70,16 @@ pub struct MailboxDiagnosis {
 pub fn diagnose(config: &MailboxConfig) -> MailboxDiagnosis {
     let mut diagnosis = MailboxDiagnosis {
         reachable: Ok(()),
+        mechanisms: Vec::new(),
         login: None,
         idle: false,
         poll_every: config.poll_every,
     };
     let client = match connect::reach(config) {
-        Ok(client) => client,
+        Ok(reached) => {
+            diagnosis.mechanisms = reached.mechanisms();
+            reached
+        }
         Err(e) => {
             diagnosis.reachable = Err(e);
             return diagnosis;

@@ -1,4 +1,5 @@
-//! Getting a logged-in IMAP session: TCP with timeouts, TLS or STARTTLS, LOGIN, SELECT.
+//! Getting a logged-in IMAP session: TCP with timeouts, TLS or STARTTLS, the capabilities
+//! offered, LOGIN or a SASL login (a password or an OAuth2 token), SELECT.
 //!
 //! Every failure here is the environment's (exit 5) unless the user's own input is at fault (an
 //! unreadable `--imap-ca` file): the message names the mailbox URL, never the password.
@@ -9,7 +10,8 @@ use std::time::Duration;
 
 use imap::extensions::idle::SetReadTimeout;
 
-use super::{ImapAuth, MailboxConfig, MailboxUrl, Security};
+use super::sasl::{Bearer, BearerMechanism, Plain};
+use super::{ImapAuth, MailboxConfig, MailboxUrl, Security, TokenSource};
 use crate::error::{bad_input, environment};
 
 /// The longest a single server reply may take before the connection counts as dead. IDLE waits
@@ -82,8 +84,33 @@ pub(crate) fn login(config: &MailboxConfig) -> anyhow::Result<Session> {
 /// An IMAP client before login: TCP connected, secured, greeted.
 pub(crate) type Unauthenticated = imap::Client<Stream>;
 
-/// Connects and secures the connection, up to the server's greeting.
-pub(crate) fn reach(config: &MailboxConfig) -> anyhow::Result<Unauthenticated> {
+/// A secured, greeted connection and what the server offers before login.
+pub(crate) struct Reached {
+    pub client: Unauthenticated,
+    /// The capabilities over the secured connection (the greeting's, else CAPABILITY's).
+    pub capabilities: Vec<String>,
+}
+
+impl Reached {
+    /// The SASL mechanisms offered (`AUTH=XOAUTH2` → `XOAUTH2`), as the server spells them.
+    pub fn mechanisms(&self) -> Vec<String> {
+        mechanisms(&self.capabilities)
+    }
+}
+
+fn mechanisms(capabilities: &[String]) -> Vec<String> {
+    capabilities
+        .iter()
+        .filter_map(|c| {
+            c.get(..5)
+                .filter(|p| p.eq_ignore_ascii_case("AUTH="))
+                .map(|_| c[5..].to_string())
+        })
+        .collect()
+}
+
+/// Connects and secures the connection, up to the server's greeting and its capabilities.
+pub(crate) fn reach(config: &MailboxConfig) -> anyhow::Result<Reached> {
     let url = &config.url;
     let reply_timeout = REPLY_TIMEOUT.max(config.connect_timeout);
     let tcp = connect_tcp(url, config.connect_timeout)?;
@@ -95,18 +122,17 @@ pub(crate) fn reach(config: &MailboxConfig) -> anyhow::Result<Unauthenticated> {
             ))
         })?;
 
-    Ok(match url.security {
+    let (mut stream, greeting) = match url.security {
         Security::Tls => {
             let tls = tls_handshake(config, tcp)?;
-            let mut client = imap::Client::new(Stream {
+            let mut stream = Stream {
                 inner: Inner::Tls(Box::new(tls)),
                 reply_timeout,
-            });
-            let greeting = client
-                .read_greeting()
+            };
+            let greeting = read_line(&mut stream)
                 .map_err(|e| unreachable_server(url, &format!("no IMAP greeting: {e}")))?;
-            check_greeting(url, &String::from_utf8_lossy(&greeting))?;
-            client
+            check_greeting(url, &greeting)?;
+            (stream, Some(greeting))
         }
         Security::StartTls => {
             let (tcp, offers_starttls) = negotiate_starttls(url, tcp)?;
@@ -117,29 +143,230 @@ pub(crate) fn reach(config: &MailboxConfig) -> anyhow::Result<Unauthenticated> {
                 tracing::debug!(mailbox = %url, "no STARTTLS offered; plaintext to a loopback host");
                 Inner::Plain(tcp)
             };
-            imap::Client::new(Stream {
-                inner,
-                reply_timeout,
-            })
+            // What was offered before TLS is not to be trusted (RFC 3501 6.2.1): asked again.
+            (
+                Stream {
+                    inner,
+                    reply_timeout,
+                },
+                None,
+            )
         }
+    };
+    let capabilities = match greeting.as_deref().and_then(greeting_capabilities) {
+        Some(capabilities) => capabilities,
+        None => ask_capabilities(&mut stream)
+            .map_err(|e| unreachable_server(url, &format!("CAPABILITY failed: {e}")))?,
+    };
+    Ok(Reached {
+        client: imap::Client::new(stream),
+        capabilities,
     })
 }
 
-/// Logs in (LOGIN or AUTHENTICATE PLAIN, as configured).
-pub(crate) fn authenticate(
-    config: &MailboxConfig,
-    stream: Unauthenticated,
-) -> anyhow::Result<Session> {
+/// The `[CAPABILITY …]` a greeting may carry.
+fn greeting_capabilities(greeting: &str) -> Option<Vec<String>> {
+    let upper = greeting.to_ascii_uppercase();
+    let start = upper.find("[CAPABILITY ")? + "[CAPABILITY ".len();
+    let end = start + upper[start..].find(']')?;
+    Some(
+        greeting[start..end]
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// One line from the server, read a byte at a time so nothing after it is consumed before the
+/// imap crate takes over the stream.
+fn read_line(stream: &mut Stream) -> io::Result<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.last() != Some(&b'\n') {
+        if line.len() > 64 * 1024 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a line longer than 64 KiB",
+            ));
+        }
+        match stream.read(&mut byte)? {
+            0 => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection",
+                ))
+            }
+            _ => line.push(byte[0]),
+        }
+    }
+    Ok(String::from_utf8_lossy(&line).into_owned())
+}
+
+/// CAPABILITY before login, on the stream the imap crate will use (its own tags start at a1).
+fn ask_capabilities(stream: &mut Stream) -> io::Result<Vec<String>> {
+    stream.write_all(b"c0 CAPABILITY\r\n")?;
+    stream.flush()?;
+    let mut capabilities = Vec::new();
+    loop {
+        let line = read_line(stream)?;
+        if let Some(rest) = line.strip_prefix("c0 ") {
+            if !rest.to_ascii_uppercase().starts_with("OK") {
+                return Err(io::Error::other(format!(
+                    "the server answered {}",
+                    rest.trim()
+                )));
+            }
+            return Ok(capabilities);
+        }
+        if let Some(listed) = line
+            .get(..13)
+            .filter(|p| p.eq_ignore_ascii_case("* CAPABILITY "))
+            .map(|_| &line[13..])
+        {
+            capabilities.extend(listed.split_whitespace().map(str::to_string));
+        }
+    }
+}
+
+/// Logs in as configured: LOGIN, AUTHENTICATE PLAIN, or a bearer-token mechanism with a token
+/// from the configured source (asked again once when the server refuses one).
+pub(crate) fn authenticate(config: &MailboxConfig, reached: Reached) -> anyhow::Result<Session> {
     let url = &config.url;
+    let mechanism = match config.auth {
+        ImapAuth::XOAuth2 => BearerMechanism::XOAuth2,
+        ImapAuth::OAuthBearer => BearerMechanism::OAuthBearer,
+        ImapAuth::Login | ImapAuth::Plain => return password_login(config, reached),
+    };
+    let source = config.token.as_ref().ok_or_else(|| {
+        bad_input(format!(
+            "--imap-auth {} signs in with an access token, and none was given: set \
+             CIGNA_IMAP_TOKEN, or pass --imap-token-file FILE or --imap-token-command PROGRAM",
+            config.auth.name()
+        ))
+    })?;
+    let offered = reached.mechanisms();
+    let mut client = reached.client;
+    let mut token = source.fetch()?;
+    let mut asked_again = false;
+    loop {
+        let bearer = Bearer::new(mechanism, &url.user, &url.host, url.port, token.expose());
+        match client.authenticate(mechanism.sasl_name(), &bearer) {
+            Ok(session) => return Ok(session),
+            Err((imap::Error::No(text) | imap::Error::Bad(text), back)) => {
+                // Tokens expire within the hour: a file or a program may have a newer one.
+                if !asked_again && source.refreshes() {
+                    asked_again = true;
+                    let fresh = source.fetch()?;
+                    if fresh != token {
+                        tracing::debug!(mailbox = %url, source = %source.describe(), "token refused; trying the one asked for again");
+                        token = fresh;
+                        client = back;
+                        continue;
+                    }
+                }
+                return Err(token_refused(
+                    config,
+                    source,
+                    &offered,
+                    mechanism,
+                    bearer.refusal(),
+                    &text,
+                    asked_again,
+                ));
+            }
+            Err((other, _)) => {
+                return Err(unreachable_server(
+                    url,
+                    &format!("the login failed: {other}"),
+                ))
+            }
+        }
+    }
+}
+
+fn token_refused(
+    config: &MailboxConfig,
+    source: &TokenSource,
+    offered: &[String],
+    mechanism: BearerMechanism,
+    refusal: Option<crate::mail::Refusal>,
+    text: &str,
+    asked_again: bool,
+) -> anyhow::Error {
+    let url = &config.url;
+    let name = mechanism.sasl_name();
+    let not_offered = !offered.is_empty() && !offered.iter().any(|m| m.eq_ignore_ascii_case(name));
+    environment(format!(
+        "the mailbox {url} refused the access token of `{}` from {}{} ({name}): {}{}. {}",
+        url.user,
+        source.describe(),
+        if asked_again {
+            ", asked for again after the first refusal"
+        } else {
+            ""
+        },
+        match refusal {
+            Some(refusal) => format!("the server said {}; ", refusal.describe()),
+            None => String::new(),
+        },
+        crate::error::without_controls(text.trim().trim_end_matches('.')),
+        if not_offered {
+            format!(
+                "The server does not offer {name}; it offers {}: choose one with --imap-auth",
+                offered.join(", ")
+            )
+        } else {
+            "Check that the token is fresh (they expire after about an hour) and was issued for \
+             this user with the mailbox scope: https://mail.google.com/ for Google Workspace, \
+             IMAP.AccessAsApp (or IMAP.AccessAsUser.All) for Microsoft 365; README's mailbox \
+             section shows a token command for each"
+                .to_string()
+        }
+    ))
+}
+
+/// LOGIN or AUTHENTICATE PLAIN with the password.
+fn password_login(config: &MailboxConfig, reached: Reached) -> anyhow::Result<Session> {
+    let url = &config.url;
+    let oauth_offered: Vec<String> = reached
+        .mechanisms()
+        .into_iter()
+        .filter(|m| m.eq_ignore_ascii_case("XOAUTH2") || m.eq_ignore_ascii_case("OAUTHBEARER"))
+        .collect();
     let refused = |e: imap::Error| match e {
         imap::Error::No(text) | imap::Error::Bad(text) => environment(format!(
-            "the mailbox {url} refused the login of `{}`: {}. Check the IMAP password \
-             (CIGNA_IMAP_PASSWORD or --imap-password-file) and the user in --imap-url{}",
+            "the mailbox {url} refused the login of `{}`: {}. {}",
             url.user,
-            text.trim().trim_end_matches('.'),
-            match config.auth {
-                ImapAuth::Login => "; a server that disables LOGIN needs --imap-auth plain",
-                ImapAuth::Plain => "",
+            crate::error::without_controls(text.trim().trim_end_matches('.')),
+            if oauth_offered.is_empty() {
+                format!(
+                    "Check the IMAP password (CIGNA_IMAP_PASSWORD or --imap-password-file) and \
+                     the user in --imap-url{}",
+                    match config.auth {
+                        ImapAuth::Login => "; a server that disables LOGIN needs --imap-auth plain",
+                        _ => "",
+                    }
+                )
+            } else {
+                format!(
+                    "This server offers OAuth2 sign-in ({}) and may accept no passwords, as \
+                     Microsoft 365 and Google Workspace do not: pass --imap-auth {} with an \
+                     access token from CIGNA_IMAP_TOKEN, --imap-token-file or \
+                     --imap-token-command (README: the mailbox section)",
+                    oauth_offered
+                        .iter()
+                        .map(|m| format!("AUTH={m}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if oauth_offered
+                        .iter()
+                        .any(|m| m.eq_ignore_ascii_case("XOAUTH2"))
+                    {
+                        "xoauth2"
+                    } else {
+                        "oauthbearer"
+                    }
+                )
             }
         )),
         imap::Error::Validate(_) => environment(format!(
@@ -149,11 +376,9 @@ pub(crate) fn authenticate(
         )),
         other => unreachable_server(url, &format!("the login failed: {other}")),
     };
+    let client = reached.client;
     match config.auth {
-        ImapAuth::Login => stream
-            .login(&url.user, config.password.expose())
-            .map_err(|(e, _client)| refused(e)),
-        ImapAuth::Plain => stream
+        ImapAuth::Plain => client
             .authenticate(
                 "PLAIN",
                 &Plain {
@@ -162,20 +387,9 @@ pub(crate) fn authenticate(
                 },
             )
             .map_err(|(e, _client)| refused(e)),
-    }
-}
-
-/// SASL PLAIN (RFC 4616): authorization identity empty, then user and password, NUL-separated.
-struct Plain<'a> {
-    user: &'a str,
-    password: &'a str,
-}
-
-impl imap::Authenticator for Plain<'_> {
-    type Response = Vec<u8>;
-
-    fn process(&self, _challenge: &[u8]) -> Vec<u8> {
-        format!("\0{}\0{}", self.user, self.password).into_bytes()
+        _ => client
+            .login(&url.user, config.password.expose())
+            .map_err(|(e, _client)| refused(e)),
     }
 }
 
@@ -446,7 +660,8 @@ mod tests {
     }
 
     /// A loopback server without STARTTLS: the session is plaintext, and the exchange is the
-    /// greeting, CAPABILITY, then the imap crate's LOGIN.
+    /// greeting, CAPABILITY (for STARTTLS), CAPABILITY again (what is offered on the
+    /// connection as it will be used), then the imap crate's LOGIN.
     #[test]
     fn plaintext_login_to_a_loopback_server_without_starttls() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -460,6 +675,7 @@ mod tests {
             let mut heard = Vec::new();
             for reply in [
                 "* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\ns1 OK done\r\n",
+                "* CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2\r\nc0 OK done\r\n",
                 "a1 OK logged in\r\n",
             ] {
                 line.clear();
@@ -477,7 +693,144 @@ mod tests {
         login(&config).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(
             server.join().unwrap(),
-            ["s1 CAPABILITY", "a1 LOGIN \"u\" \"pw\""]
+            ["s1 CAPABILITY", "c0 CAPABILITY", "a1 LOGIN \"u\" \"pw\""]
         );
+    }
+}
+
+#[cfg(test)]
+mod capability_tests {
+    #[test]
+    fn the_greeting_may_carry_the_capabilities_and_auth_names_the_mechanisms() {
+        let caps = super::greeting_capabilities(
+            "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN auth=XOAUTH2 AUTH=OAUTHBEARER] ready\r\n",
+        )
+        .unwrap();
+        assert_eq!(
+            super::mechanisms(&caps),
+            ["PLAIN", "XOAUTH2", "OAUTHBEARER"]
+        );
+        assert_eq!(super::greeting_capabilities("* OK Gimap ready\r\n"), None);
+    }
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+    use base64::Engine as _;
+    use std::net::TcpListener;
+    use std::os::unix::fs::PermissionsExt;
+
+    const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+    /// A loopback server that refuses the first token with an error continuation, rewrites the
+    /// token file meanwhile (as a refresher would), and takes the second. It returns every
+    /// client line, base64 decoded where it was a SASL answer.
+    fn refusing_once(
+        port_tx: std::sync::mpsc::Sender<u16>,
+        refusal: &'static str,
+        file: std::path::PathBuf,
+    ) -> Vec<String> {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        port_tx.send(listener.local_addr().unwrap().port()).unwrap();
+        let (socket, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(socket.try_clone().unwrap());
+        let mut writer = socket;
+        let mut heard = Vec::new();
+        let mut line = String::new();
+        let mut next = |reader: &mut BufReader<TcpStream>, heard: &mut Vec<String>| {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            let text = line.trim_end().to_string();
+            heard.push(match B64.decode(&text) {
+                Ok(bytes) if !text.contains(' ') => {
+                    format!("sasl:{}", String::from_utf8_lossy(&bytes))
+                }
+                _ => text.clone(),
+            });
+            text
+        };
+        let caps = "* CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER\r\n";
+        writer.write_all(b"* OK fake IMAP ready\r\n").unwrap();
+        next(&mut reader, &mut heard);
+        writer
+            .write_all(format!("{caps}s1 OK done\r\n").as_bytes())
+            .unwrap();
+        next(&mut reader, &mut heard);
+        writer
+            .write_all(format!("{caps}c0 OK done\r\n").as_bytes())
+            .unwrap();
+        // First attempt: refused with the error continuation, answered, then NO.
+        next(&mut reader, &mut heard);
+        writer.write_all(b"+ \r\n").unwrap();
+        next(&mut reader, &mut heard);
+        std::fs::write(&file, "tok-new\n").unwrap();
+        writer
+            .write_all(format!("+ {}\r\n", B64.encode(refusal)).as_bytes())
+            .unwrap();
+        next(&mut reader, &mut heard);
+        writer
+            .write_all(b"a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n")
+            .unwrap();
+        // Second attempt, on the same connection: accepted.
+        next(&mut reader, &mut heard);
+        writer.write_all(b"+ \r\n").unwrap();
+        next(&mut reader, &mut heard);
+        writer.write_all(b"a2 OK Logged in\r\n").unwrap();
+        heard
+    }
+
+    #[test]
+    fn a_refused_token_is_answered_then_the_file_is_read_again_on_the_same_connection() {
+        for (auth, refusal, answer, first) in [
+            (
+                ImapAuth::XOAuth2,
+                r#"{"status":"401","schemes":"bearer","scope":"mail"}"#,
+                "sasl:",
+                "sasl:user=u\u{1}auth=Bearer tok-old\u{1}\u{1}",
+            ),
+            (
+                ImapAuth::OAuthBearer,
+                r#"{"status":"invalid_token"}"#,
+                "sasl:\u{1}",
+                "sasl:n,a=u,\u{1}host=127.0.0.1\u{1}port=PORT\u{1}auth=Bearer tok-old\u{1}\u{1}",
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("token");
+            std::fs::write(&path, "tok-old\n").unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            let (port_tx, port_rx) = std::sync::mpsc::channel();
+            let file = path.clone();
+            let server = std::thread::spawn(move || refusing_once(port_tx, refusal, file));
+            let port = port_rx.recv().unwrap();
+            let mut config = MailboxConfig::with_token(
+                format!("imap://u@127.0.0.1:{port}/INBOX").parse().unwrap(),
+                auth,
+                TokenSource::File(path),
+            );
+            config.connect_timeout = Duration::from_secs(2);
+            login(&config).unwrap_or_else(|e| panic!("{e:#}"));
+            let heard = server.join().unwrap();
+            let mechanism = match auth {
+                ImapAuth::XOAuth2 => "XOAUTH2",
+                _ => "OAUTHBEARER",
+            };
+            assert_eq!(
+                heard,
+                [
+                    "s1 CAPABILITY".to_string(),
+                    "c0 CAPABILITY".to_string(),
+                    format!("a1 AUTHENTICATE {mechanism}"),
+                    first.replace("PORT", &port.to_string()),
+                    // XOAUTH2 answers the error with an empty line, OAUTHBEARER with ^A.
+                    answer.to_string(),
+                    format!("a2 AUTHENTICATE {mechanism}"),
+                    first
+                        .replace("PORT", &port.to_string())
+                        .replace("tok-old", "tok-new"),
+                ]
+            );
+        }
     }
 }

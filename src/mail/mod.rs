@@ -8,6 +8,8 @@ mod connect;
 mod folder;
 mod mailbox;
 mod matching;
+mod sasl;
+mod token;
 mod url;
 
 use std::path::PathBuf;
@@ -17,6 +19,8 @@ pub use check::{check, diagnose, MailboxCheck, MailboxDiagnosis};
 pub use code::{extract_code, parse_message, ParsedMessage};
 pub use folder::{append, probe, Appender};
 pub use mailbox::Mailbox;
+pub use sasl::Refusal;
+pub use token::{TokenSource, TOKEN_COMMAND_TIMEOUT};
 pub use url::{MailboxUrl, Security};
 
 use crate::secrets::Secret;
@@ -36,13 +40,50 @@ pub enum ImapAuth {
     /// AUTHENTICATE PLAIN (SASL), for servers that disable LOGIN or passwords LOGIN cannot
     /// quote.
     Plain,
+    /// AUTHENTICATE XOAUTH2 with an OAuth2 access token (Google Workspace, Microsoft 365).
+    XOAuth2,
+    /// AUTHENTICATE OAUTHBEARER (RFC 7628) with an OAuth2 access token.
+    OAuthBearer,
+}
+
+impl ImapAuth {
+    /// Every method, as `--imap-auth` and the settings file spell them.
+    pub const ALL: [ImapAuth; 4] = [
+        ImapAuth::Login,
+        ImapAuth::Plain,
+        ImapAuth::XOAuth2,
+        ImapAuth::OAuthBearer,
+    ];
+
+    /// The method as `--imap-auth` spells it (and a run's journal records it).
+    pub fn name(self) -> &'static str {
+        match self {
+            ImapAuth::Login => "login",
+            ImapAuth::Plain => "plain",
+            ImapAuth::XOAuth2 => "xoauth2",
+            ImapAuth::OAuthBearer => "oauthbearer",
+        }
+    }
+
+    /// The method `--imap-auth NAME` names.
+    pub fn named(name: &str) -> Option<ImapAuth> {
+        ImapAuth::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// Whether it signs in with an access token rather than a password.
+    pub fn uses_token(self) -> bool {
+        matches!(self, ImapAuth::XOAuth2 | ImapAuth::OAuthBearer)
+    }
 }
 
 /// Everything needed to reach the mailbox.
 #[derive(Clone)]
 pub struct MailboxConfig {
     pub url: MailboxUrl,
+    /// The password, for `login` and `plain` (empty with a token).
     pub password: Secret,
+    /// Where the access token comes from, for `xoauth2` and `oauthbearer`.
+    pub token: Option<TokenSource>,
     /// A PEM file of extra trusted CA certificates (`--imap-ca`).
     pub ca_file: Option<PathBuf>,
     pub connect_timeout: Duration,
@@ -60,12 +101,22 @@ impl MailboxConfig {
         MailboxConfig {
             url,
             password,
+            token: None,
             ca_file: None,
             connect_timeout: Duration::from_secs(10),
             folders: Vec::new(),
             poll_every: DEFAULT_POLL_EVERY,
             auth: ImapAuth::Login,
         }
+    }
+
+    /// The URL's user and host signing in with an access token from `token` by `auth`
+    /// (`xoauth2` or `oauthbearer`); otherwise as `new`.
+    pub fn with_token(url: MailboxUrl, auth: ImapAuth, token: TokenSource) -> MailboxConfig {
+        let mut config = MailboxConfig::new(url, Secret::new(""));
+        config.auth = auth;
+        config.token = Some(token);
+        config
     }
 
     /// The folders watched, in the order given.
@@ -91,6 +142,7 @@ impl std::fmt::Debug for MailboxConfig {
         f.debug_struct("MailboxConfig")
             .field("url", &self.url.to_string())
             .field("password", &self.password)
+            .field("token", &self.token)
             .field("ca_file", &self.ca_file)
             .field("connect_timeout", &self.connect_timeout)
             .field("folders", &self.folders)

@@ -29,6 +29,7 @@ mod locate;
 mod mail;
 mod mail_cli;
 mod matching;
+mod oauth2;
 mod operator;
 mod page;
 mod register;

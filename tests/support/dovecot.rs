@@ -29,6 +29,24 @@ impl DovecotMailbox for Dovecot {
     }
 }
 
+/// How mail gets into a token user's mailbox on a Dovecot with `oauth2`: its master user
+/// logs in as `USER*MASTER` with a password.
+pub fn master_mailbox(dovecot: &Dovecot, user: &str) -> MailboxConfig {
+    let (master, password) = dovecot
+        .master()
+        .expect("a Dovecot started with oauth2 has a master user");
+    let url = format!(
+        "imaps://{user}*{master}@127.0.0.1:{}/INBOX",
+        dovecot.imaps_port()
+    )
+    .parse()
+    .unwrap();
+    let mut config = MailboxConfig::new(url, cigna_setup::secrets::Secret::new(password));
+    config.ca_file = Some(dovecot.ca_file().to_path_buf());
+    config.connect_timeout = std::time::Duration::from_secs(5);
+    config
+}
+
 /// The fixture portal's delivery into this mailbox: an IMAP APPEND by the tool's mail module.
 pub fn append_to(mailbox: MailboxConfig) -> Arc<dyn Deliver> {
     Arc::new(move |raw: &[u8]| cigna_setup::mail::append(&mailbox, raw))
@@ -44,7 +62,7 @@ pub fn start(idle: bool) -> Dovecot {
     Dovecot::start(DovecotOptions {
         users: vec![(MAILBOX_USER.into(), MAILBOX_PASSWORD.into())],
         idle,
-        folders: Vec::new(),
+        ..DovecotOptions::default()
     })
     .unwrap_or_else(|e| panic!("cannot start the throwaway Dovecot: {e:#}"))
 }

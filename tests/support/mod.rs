@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod dovecot;
+pub mod oauth2;
 pub mod portal;
 pub mod run;
 pub mod world;

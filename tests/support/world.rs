@@ -9,11 +9,16 @@ use cigna_fixture::{
 };
 use serde_json::Value;
 
-use super::dovecot::{append_to, DovecotMailbox as _};
+use cigna_fixture::dovecot::OAuth2Options;
+
+use super::dovecot::{append_to, master_mailbox, DovecotMailbox as _};
+use super::oauth2::Introspection;
 use super::run::{Cli, Output};
 
 pub const OFFICE_PASSWORD: &str = "Office#Pass2026";
 pub const MAILBOX_PASSWORD: &str = "mailbox-secret-4711";
+/// The password of the master user a token-only Dovecot delivers through.
+pub const MASTER_PASSWORD: &str = "postmaster-secret-5122";
 pub const TIN: &str = "123456789";
 
 /// A fixture portal and a mailbox, started for one test and stopped with it.
@@ -21,6 +26,8 @@ pub struct World {
     pub dovecot: Dovecot,
     pub portal: RunningPortal,
     pub runs: tempfile::TempDir,
+    /// With `oauth2()`: the endpoint that says which of the mailbox's tokens are active.
+    pub introspection: Option<Introspection>,
 }
 
 /// How to start a `World`'s portal; `World::builder()…start()`.
@@ -32,9 +39,18 @@ pub struct WorldBuilder {
     skin: Option<Skin>,
     office_tins: Option<Vec<String>>,
     office_role: OfficeRole,
+    oauth2: bool,
 }
 
 impl WorldBuilder {
+    /// The mailbox `codes` signs in with OAuth2 tokens only (XOAUTH2, OAUTHBEARER), checked
+    /// by `World::introspection`; none is active until the test activates one. The portal
+    /// delivers through a master user, as a mail system would.
+    pub fn oauth2(mut self) -> Self {
+        self.oauth2 = true;
+        self
+    }
+
     /// Registrations approve themselves that long after submission.
     pub fn auto_approve_after(mut self, after: Option<Duration>) -> Self {
         self.auto_approve_after = after;
@@ -158,21 +174,37 @@ impl World {
     }
 
     async fn start_full(options: WorldBuilder, skin: Skin) -> World {
-        let dovecot = tokio::task::spawn_blocking(|| {
+        let introspection = match options.oauth2 {
+            true => Some(Introspection::start().await),
+            false => None,
+        };
+        let oauth2 = introspection.as_ref().map(|i| OAuth2Options {
+            introspection_url: i.url().to_string(),
+            token_users: vec!["codes".into()],
+            master: ("postmaster".into(), MASTER_PASSWORD.into()),
+        });
+        let dovecot = tokio::task::spawn_blocking(move || {
+            let mut users = vec![("codes".into(), MAILBOX_PASSWORD.into())];
+            if oauth2.is_some() {
+                users.clear();
+            }
+            // "spare" receives nothing: a mailbox where no code ever arrives.
+            users.push(("spare".into(), MAILBOX_PASSWORD.into()));
             Dovecot::start(DovecotOptions {
-                // "spare" receives nothing: a mailbox where no code ever arrives.
-                users: vec![
-                    ("codes".into(), MAILBOX_PASSWORD.into()),
-                    ("spare".into(), MAILBOX_PASSWORD.into()),
-                ],
+                users,
                 idle: true,
                 // An office's mail rules may file the portal's email here.
                 folders: vec!["Cigna".into()],
+                oauth2,
             })
         })
         .await
         .unwrap()
         .expect("Dovecot must start (install it with `apt-get install -y dovecot-imapd`)");
+        let into_codes = match options.oauth2 {
+            true => master_mailbox(&dovecot, "codes"),
+            false => dovecot.mailbox("codes"),
+        };
         let portal = RunningPortal::start(PortalConfig {
             office_user: "office.manager".into(),
             office_password: OFFICE_PASSWORD.into(),
@@ -181,7 +213,7 @@ impl World {
                 .clone()
                 .unwrap_or_else(|| vec!["987654321".into(), TIN.into()]),
             office_name: "Zuub Family Dental".into(),
-            deliver: Some(append_to(dovecot.mailbox("codes"))),
+            deliver: Some(append_to(into_codes)),
             late_render_max_ms: DEFAULT_LATE_RENDER_MAX_MS,
             auto_approve_after: options.auto_approve_after,
             faults: options.faults,
@@ -195,6 +227,7 @@ impl World {
             dovecot,
             portal,
             runs: tempfile::tempdir().unwrap(),
+            introspection,
         }
     }
 

@@ -18,6 +18,7 @@ use crate::secret::Secret;
 
 const DOVECOT_BIN: &str = "/usr/sbin/dovecot";
 const IMAP_BIN: &str = "/usr/lib/dovecot/imap";
+const DOVEADM_BIN: &str = "/usr/bin/doveadm";
 const INSTALL_HINT: &str = "run `sudo apt-get install -y dovecot-imapd openssl`";
 /// How long a fresh Dovecot gets to accept a LOGIN + SELECT.
 const READY_DEADLINE: Duration = Duration::from_secs(10);
@@ -39,6 +40,8 @@ pub struct DovecotOptions {
     pub idle: bool,
     /// Folders every user has besides INBOX (like an office's "Cigna" folder).
     pub folders: Vec<String>,
+    /// Users who sign in with an OAuth2 access token only, as on Microsoft 365.
+    pub oauth2: Option<OAuth2Options>,
 }
 
 impl Default for DovecotOptions {
@@ -47,19 +50,63 @@ impl Default for DovecotOptions {
             users: Vec::new(),
             idle: true,
             folders: Vec::new(),
+            oauth2: None,
         }
     }
+}
+
+/// Dovecot's `oauth2` passdb: XOAUTH2 and OAUTHBEARER logins whose tokens Dovecot checks with
+/// an RFC 7662 introspection endpoint (POST `token=…`, answered `{"active": true,
+/// "username": …}`). Its users have no password: LOGIN and PLAIN are refused for them.
+#[derive(Debug, Clone)]
+pub struct OAuth2Options {
+    /// The introspection endpoint, e.g. `http://127.0.0.1:PORT/introspect`.
+    pub introspection_url: String,
+    /// The users who sign in with a token.
+    pub token_users: Vec<String>,
+    /// A password user (user, password) who may log in as any token user (`USER*MASTER`), as
+    /// a mail system's delivery does: how mail gets into a token user's mailbox.
+    pub master: (String, String),
 }
 
 /// A running throwaway Dovecot. Dropping it stops the daemon and deletes its directory.
 pub struct Dovecot {
     dir: tempfile::TempDir,
+    oauth2: Option<OAuth2Options>,
     imaps_port: u16,
     imap_port: u16,
     ca_file: PathBuf,
     users: Vec<(String, Secret)>,
     master_pid: Option<u32>,
     config_path: PathBuf,
+}
+
+/// Cuts a user's sessions off, as a server does to a session whose token was revoked.
+#[derive(Debug, Clone)]
+pub struct Kicker {
+    config_path: PathBuf,
+}
+
+impl Kicker {
+    /// Every IMAP session of `user` ends now (`doveadm kick`).
+    pub fn kick(&self, user: &str) -> anyhow::Result<()> {
+        let output = Command::new(DOVEADM_BIN)
+            .arg("-c")
+            .arg(&self.config_path)
+            .arg("kick")
+            .arg(user)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| environment(format!("cannot run {DOVEADM_BIN}: {e}; {INSTALL_HINT}")))?;
+        if !output.status.success() {
+            return Err(environment(format!(
+                "doveadm kick {user} failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// The accounts the processes run as.
@@ -79,7 +126,13 @@ impl Dovecot {
     pub fn start(options: DovecotOptions) -> anyhow::Result<Dovecot> {
         let started = Instant::now();
         check_installed()?;
-        for (user, password) in &options.users {
+        let master = options.oauth2.as_ref().map(|o| o.master.clone());
+        let token_users = options
+            .oauth2
+            .as_ref()
+            .map(|o| o.token_users.clone())
+            .unwrap_or_default();
+        for (user, password) in options.users.iter().chain(&master) {
             if user.is_empty()
                 || user.contains([':', '/', '\n', '\r', ' '])
                 || password.contains([':', '\n', '\r'])
@@ -107,9 +160,37 @@ impl Dovecot {
             .collect();
         let probe_password = format!("probe-{:016x}", rand::random::<u64>());
         users.push((PROBE_USER.to_string(), Secret::new(probe_password)));
-        write_users(dir.path(), &users, &accounts)?;
+        write_users(dir.path(), &users, &token_users, &accounts)?;
+        if let Some(oauth2) = &options.oauth2 {
+            for user in &oauth2.token_users {
+                if user.is_empty() || user.contains(['*', '/', '\n', '\r', ' ']) {
+                    return Err(bad_config(format!(
+                        "the Dovecot token user `{user}` has a character a user name cannot hold"
+                    )));
+                }
+            }
+            write_private(
+                &dir.path().join("masters"),
+                &format!("{}:{{PLAIN}}{}\n", oauth2.master.0, oauth2.master.1),
+                &accounts,
+            )?;
+            // Dovecot's own settings file for the passdb; the endpoint is the test's.
+            fs::write(
+                dir.path().join("oauth2.conf"),
+                format!(
+                    "introspection_mode = post\n\
+                     introspection_url = {}\n\
+                     username_attribute = username\n\
+                     active_attribute = active\n\
+                     active_value = true\n\
+                     force_introspection = yes\n",
+                    oauth2.introspection_url
+                ),
+            )?;
+        }
 
         let mut dovecot = Dovecot {
+            oauth2: options.oauth2.clone(),
             dir,
             imaps_port: 0,
             imap_port: 0,
@@ -202,6 +283,21 @@ impl Dovecot {
             .unwrap_or_else(|| panic!("the throwaway Dovecot has no user `{user}`"))
     }
 
+    /// The password user who may log in as any token user, and its password (with
+    /// `oauth2` only). Its login name for a token user's mailbox is `USER*MASTER`.
+    pub fn master(&self) -> Option<(&str, &str)> {
+        self.oauth2
+            .as_ref()
+            .map(|o| (o.master.0.as_str(), o.master.1.as_str()))
+    }
+
+    /// What cuts this instance's sessions off, for a closure that outlives a borrow of it.
+    pub fn kicker(&self) -> Kicker {
+        Kicker {
+            config_path: self.config_path.clone(),
+        }
+    }
+
     /// `imaps://user@127.0.0.1:PORT/INBOX` (TLS from the first byte; trust `ca_file`)
     pub fn imaps_url(&self, user: &str) -> String {
         format!("imaps://{user}@{}:{}/INBOX", self.host(), self.imaps_port)
@@ -242,6 +338,7 @@ default_internal_user = {internal_user}
 default_internal_group = {internal_group}
 passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%u {dir}/users
 }}
 userdb {{
@@ -285,6 +382,29 @@ service old-stats {{
                 .map(|f| format!("  mailbox \"{f}\" {{\n    auto = create\n  }}\n"))
                 .collect::<String>(),
         );
+        if options.oauth2.is_some() {
+            c = c.replace(
+                "auth_mechanisms = plain login\n",
+                "auth_mechanisms = plain login xoauth2 oauthbearer\n",
+            );
+            // A refused token is answered at once: the tests refuse some on purpose.
+            let _ = write!(
+                c,
+                r#"auth_master_user_separator = *
+auth_failure_delay = 0
+passdb {{
+  driver = passwd-file
+  master = yes
+  args = scheme=PLAIN username_format=%u {dir}/masters
+}}
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {dir}/oauth2.conf
+}}
+"#
+            );
+        }
         if !options.idle {
             // Dovecot's default list without IDLE; clients must then poll.
             c.push_str(
@@ -581,36 +701,45 @@ fn accounts(dir: &Path) -> anyhow::Result<Accounts> {
     }
 }
 
-/// The passwd-file (0600, readable by the auth process only) and each user's home.
-fn write_users(dir: &Path, users: &[(String, Secret)], accounts: &Accounts) -> anyhow::Result<()> {
+/// The passwd-file (0600, readable by the auth process only) and each user's home, the token
+/// users' too.
+fn write_users(
+    dir: &Path,
+    users: &[(String, Secret)],
+    token_users: &[String],
+    accounts: &Accounts,
+) -> anyhow::Result<()> {
     let mut text = String::new();
     for (user, password) in users {
         let _ = writeln!(text, "{user}:{{PLAIN}}{}", password.expose());
     }
-    let path = dir.join("users");
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .context("cannot create Dovecot's users file")?;
-        file.write_all(text.as_bytes())?;
-    }
+    write_private(&dir.join("users"), &text, accounts)?;
     let home = dir.join("home");
     fs::create_dir(&home)?;
     fs::set_permissions(&home, fs::Permissions::from_mode(0o755))?;
-    for (user, _) in users {
+    for user in users.iter().map(|(u, _)| u).chain(token_users) {
         let user_home = home.join(user);
         fs::create_dir(&user_home)?;
         if accounts.root {
             std::os::unix::fs::chown(&user_home, Some(accounts.mail_uid), Some(accounts.mail_gid))?;
         }
     }
+    Ok(())
+}
+
+/// A file of passwords: 0600, created new, owned by the auth process's user.
+fn write_private(path: &Path, text: &str, accounts: &Accounts) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create Dovecot's {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
     if accounts.root {
-        std::os::unix::fs::chown(&path, Some(accounts.auth_uid), None)?;
+        std::os::unix::fs::chown(path, Some(accounts.auth_uid), None)?;
     }
     Ok(())
 }

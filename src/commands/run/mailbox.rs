@@ -41,11 +41,11 @@ pub fn remembered_mailbox(
         args.imap_mailboxes.clone()
     };
     // The recorded login method holds unless this command asks for one.
-    let imap_auth = match remembered("imap_auth").as_deref() {
+    let imap_auth = match remembered("imap_auth") {
         _ if given_now("imap-auth") => args.imap_auth,
-        Some("plain") => crate::cli::ImapAuthArg::Plain,
-        Some("login") => crate::cli::ImapAuthArg::Login,
-        _ => args.imap_auth,
+        Some(name) => <crate::cli::ImapAuthArg as clap::ValueEnum>::from_str(&name, false)
+            .unwrap_or(args.imap_auth),
+        None => args.imap_auth,
     };
     crate::settings::mailbox(&crate::cli::MailboxArgs {
         imap_url: given("imap-url", args.imap_url.clone())
@@ -61,6 +61,9 @@ pub fn remembered_mailbox(
         .map(PathBuf::from),
         imap_mailboxes: folders,
         imap_auth,
+        // The token's source is given again, as the password is: neither is kept with the run.
+        imap_token_file: args.imap_token_file.clone(),
+        imap_token_command: args.imap_token_command.clone(),
         poll_every: args.poll_every.clone(),
     })
 }
