@@ -79,10 +79,13 @@ fn existing(world: &World, email: &str, auth: &str) -> Cli {
         .flag("--imap-auth", auth)
 }
 
-fn assert_active(out: &Output) {
+/// The run ended with an active login, its mailbox signed in with `token`, shown nowhere.
+fn assert_active_with(world: &World, out: &Output, token: &str) {
     out.assert_code(0);
     let creds = out.json();
     assert_eq!(creds["status"], "active", "{creds}");
+    assert!(introspection(world).asked().iter().any(|t| t == token));
+    assert_never_shown(world, out, &[token]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,9 +98,7 @@ async fn the_existing_flow_reads_its_code_with_xoauth2_and_a_token_from_the_envi
         .arg("--json")
         .run()
         .await;
-    assert_active(&out);
-    assert!(introspection(&world).asked().contains(&good));
-    assert_never_shown(&world, &out, &[&good]);
+    assert_active_with(&world, &out, &good);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,9 +113,7 @@ async fn the_existing_flow_reads_its_code_with_oauthbearer_and_a_token_file() {
         .arg("--json")
         .run()
         .await;
-    assert_active(&out);
-    assert!(introspection(&world).asked().contains(&good));
-    assert_never_shown(&world, &out, &[&good]);
+    assert_active_with(&world, &out, &good);
 }
 
 /// The token expires while the tool waits for the code (the portal's email is late) and the
@@ -167,7 +166,7 @@ async fn an_expired_token_is_replaced_by_running_the_token_command_again_on_reco
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
-    assert_active(&out);
+    assert_active_with(&world, &out, &fresh);
     assert_eq!(
         asked_before_kick.last(),
         Some(&first),

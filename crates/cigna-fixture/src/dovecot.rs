@@ -90,23 +90,31 @@ pub struct Kicker {
 impl Kicker {
     /// Every IMAP session of `user` ends now (`doveadm kick`).
     pub fn kick(&self, user: &str) -> anyhow::Result<()> {
-        let output = Command::new(DOVEADM_BIN)
+        let mut command = Command::new(DOVEADM_BIN);
+        command
             .arg("-c")
             .arg(&self.config_path)
             .arg("kick")
-            .arg(user)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| environment(format!("cannot run {DOVEADM_BIN}: {e}; {INSTALL_HINT}")))?;
-        if !output.status.success() {
-            return Err(environment(format!(
-                "doveadm kick {user} failed ({}): {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            )));
-        }
-        Ok(())
+            .arg(user);
+        run_tool(command, &format!("doveadm kick {user}"))
     }
+}
+
+/// Runs one of the tools the instance needs (openssl, doveadm) to its end; a failure says what
+/// it printed.
+fn run_tool(mut command: Command, what: &str) -> anyhow::Result<()> {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| environment(format!("cannot run {what}: {e}; {INSTALL_HINT}")))?;
+    if !output.status.success() {
+        return Err(environment(format!(
+            "{what} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(())
 }
 
 /// The accounts the processes run as.
@@ -814,19 +822,9 @@ fn make_certificates(tls: &Path) -> anyhow::Result<PathBuf> {
         ],
     ];
     for args in steps {
-        let output = Command::new("openssl")
-            .args(&args)
-            .current_dir(tls)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| environment(format!("cannot run openssl: {e}; {INSTALL_HINT}")))?;
-        if !output.status.success() {
-            return Err(environment(format!(
-                "openssl {} failed: {}",
-                args[..2].join(" "),
-                String::from_utf8_lossy(&output.stderr).trim()
-            )));
-        }
+        let mut command = Command::new("openssl");
+        command.args(&args).current_dir(tls);
+        run_tool(command, &format!("openssl {}", args[..2].join(" ")))?;
     }
     Ok(tls.join("ca.crt"))
 }
