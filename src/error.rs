@@ -91,6 +91,9 @@ impl Failure {
     }
 }
 
+/// The flow outcome whose exit code is `Exit::NotAccessManager` (6).
+pub const NOT_ACCESS_MANAGER_OUTCOME: &str = "not_access_manager";
+
 /// The named outcome a flow gave the failure, if any.
 pub fn outcome(err: &anyhow::Error) -> Option<&str> {
     err.chain()
@@ -102,7 +105,7 @@ pub fn outcome(err: &anyhow::Error) -> Option<&str> {
 /// `not_access_manager`), else a failed portal step's.
 pub fn named_outcome(outcome: &str, message: impl Into<String>) -> anyhow::Error {
     let exit = match outcome {
-        crate::flow::NOT_ACCESS_MANAGER => Exit::NotAccessManager,
+        NOT_ACCESS_MANAGER_OUTCOME => Exit::NotAccessManager,
         _ => Exit::PortalStep,
     };
     anyhow::Error::new(Failure {

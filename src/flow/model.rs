@@ -33,8 +33,9 @@ pub struct Flow {
 
 /// The outcome of a registration waiting for its access manager's approval.
 pub const PENDING_APPROVAL: &str = "pending_approval";
-/// The outcome of an office login without the right to add users (exit 6).
-pub const NOT_ACCESS_MANAGER: &str = "not_access_manager";
+/// The outcome of an office login without the right to add users (exit 6, which is why the
+/// name is the error module's).
+pub const NOT_ACCESS_MANAGER: &str = crate::error::NOT_ACCESS_MANAGER_OUTCOME;
 
 /// What a run is once its flow's every step is done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
