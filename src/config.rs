@@ -268,14 +268,14 @@ pub fn command_line() -> Result<crate::cli::Cli> {
         })
         .collect();
     let (cli, matches) = crate::cli::parse_with(&args, &defaults).unwrap_or_else(|e| e.exit());
+    if let Some((value, _)) = file.values.get("imap-token-command") {
+        crate::settings::set_file_token_command(command_words(value));
+    }
     let loaded = provenance(
         file,
         &<crate::cli::Cli as clap::CommandFactory>::command(),
         &matches,
     );
-    if let Some((Source::File { .. }, Some(value))) = loaded.values.get("imap-token-command") {
-        crate::settings::set_file_token_command(command_words(value));
-    }
     let _ = LOADED.set(loaded);
     Ok(cli)
 }

@@ -373,12 +373,13 @@ pub fn default_runs_dir() -> PathBuf {
     state.join("cigna-setup").join("runs")
 }
 
-/// The token command's program and arguments when the settings file gave them
+/// The token command's program and arguments as the settings file gives them
 /// (`imap-token-command = ["PROGRAM", "ARG", …]`): arguments never come from argv or the
-/// environment, where other users or a shell history could read them.
+/// environment, where other users or a shell history could read them. The program named by a
+/// flag or a variable gets them when it is the file's.
 static FILE_TOKEN_COMMAND: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
 
-/// Called once at start-up when the token command came from the settings file.
+/// Called once at start-up when the settings file has a token command.
 pub fn set_file_token_command(argv: Vec<String>) {
     let _ = FILE_TOKEN_COMMAND.set(argv);
 }
@@ -399,7 +400,8 @@ fn token_source(args: &MailboxArgs) -> Result<Option<TokenSource>> {
     let mut given = Vec::new();
     if let Some(token) = read_secret("CIGNA_IMAP_TOKEN", None, "")? {
         crate::secrets::global().register(token.expose());
-        given.push(TokenSource::Env(token));
+        // As a file's: a line break pasted with it is not part of it.
+        given.push(TokenSource::Env(Secret::new(token.expose().trim())));
     }
     if let Some(path) = &args.imap_token_file {
         given.push(TokenSource::File(path.clone()));

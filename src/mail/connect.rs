@@ -228,35 +228,98 @@ fn ask_capabilities(stream: &mut Stream) -> io::Result<Vec<String>> {
     }
 }
 
+/// A failed login, and whether the server refused the credentials: the one distinction a
+/// caller branches on. A session reconnecting while it waits for the code stops at a refusal
+/// (the same password or token would only be refused again, and a provider may lock an account
+/// that keeps trying) and tries anything else again.
+pub(crate) struct LoginError {
+    pub error: anyhow::Error,
+    pub refused: bool,
+}
+
+impl From<anyhow::Error> for LoginError {
+    fn from(error: anyhow::Error) -> Self {
+        LoginError {
+            error,
+            refused: false,
+        }
+    }
+}
+
+fn refusal(error: anyhow::Error) -> LoginError {
+    LoginError {
+        error,
+        refused: true,
+    }
+}
+
+/// A NO to a login that says the server cannot check it now (RFC 5530's `[UNAVAILABLE]`, as a
+/// restarting server answers before its authentication is up), not that it was wrong.
+fn temporary(text: &str) -> bool {
+    let text = text.trim_start().to_ascii_uppercase();
+    ["[UNAVAILABLE]", "[SERVERBUG]", "[INUSE]", "[LIMIT]"]
+        .iter()
+        .any(|code| text.starts_with(code))
+}
+
+/// Logs in as configured (see `sign_in`).
+pub(crate) fn authenticate(config: &MailboxConfig, reached: Reached) -> anyhow::Result<Session> {
+    sign_in(config, reached).map_err(|e| e.error)
+}
+
 /// Logs in as configured: LOGIN, AUTHENTICATE PLAIN, or a bearer-token mechanism with a token
 /// from the configured source (asked again once when the server refuses one).
-pub(crate) fn authenticate(config: &MailboxConfig, reached: Reached) -> anyhow::Result<Session> {
+pub(crate) fn sign_in(config: &MailboxConfig, reached: Reached) -> Result<Session, LoginError> {
     let url = &config.url;
     let mechanism = match config.auth {
         ImapAuth::XOAuth2 => BearerMechanism::XOAuth2,
         ImapAuth::OAuthBearer => BearerMechanism::OAuthBearer,
         ImapAuth::Login | ImapAuth::Plain => return password_login(config, reached),
     };
+    let name = mechanism.sasl_name();
     let source = config.token.as_ref().ok_or_else(|| {
-        bad_input(format!(
+        refusal(bad_input(format!(
             "--imap-auth {} signs in with an access token, and none was given: set \
              CIGNA_IMAP_TOKEN, or pass --imap-token-file FILE or --imap-token-command PROGRAM",
             config.auth.name()
-        ))
+        )))
     })?;
     let offered = reached.mechanisms();
+    // A server that lists its mechanisms and not this one is told so before any token is
+    // asked for or sent.
+    if !offered.is_empty() && !offered.iter().any(|m| m.eq_ignore_ascii_case(name)) {
+        return Err(refusal(environment(format!(
+            "the mailbox {url} does not offer {name} (--imap-auth {}); it offers {}: choose \
+             one of those with --imap-auth",
+            config.auth.name(),
+            offered.join(", ")
+        ))));
+    }
     let mut client = reached.client;
     let mut token = source.fetch()?;
     let mut asked_again = false;
     loop {
         let bearer = Bearer::new(mechanism, &url.user, &url.host, url.port, token.expose());
-        match client.authenticate(mechanism.sasl_name(), &bearer) {
+        match client.authenticate(name, &bearer) {
             Ok(session) => return Ok(session),
             Err((imap::Error::No(text) | imap::Error::Bad(text), back)) => {
+                let refused = TokenRefused {
+                    config,
+                    source,
+                    mechanism,
+                    server: bearer.refusal(),
+                    text: &text,
+                    asked_again,
+                };
                 // Tokens expire within the hour: a file or a program may have a newer one.
                 if !asked_again && source.refreshes() {
                     asked_again = true;
-                    let fresh = source.fetch()?;
+                    let fresh = source.fetch().map_err(|e| {
+                        refusal(environment(format!(
+                            "{}; asking for a new token then failed: {e:#}",
+                            refused.message()
+                        )))
+                    })?;
                     if fresh != token {
                         tracing::debug!(mailbox = %url, source = %source.describe(), "token refused; trying the one asked for again");
                         token = fresh;
@@ -264,69 +327,63 @@ pub(crate) fn authenticate(config: &MailboxConfig, reached: Reached) -> anyhow::
                         continue;
                     }
                 }
-                return Err(token_refused(
-                    config,
-                    source,
-                    &offered,
-                    mechanism,
-                    bearer.refusal(),
-                    &text,
-                    asked_again,
-                ));
+                let error = environment(
+                    TokenRefused {
+                        asked_again,
+                        ..refused
+                    }
+                    .message(),
+                );
+                return Err(LoginError {
+                    error,
+                    refused: !temporary(&text),
+                });
             }
             Err((other, _)) => {
-                return Err(unreachable_server(
-                    url,
-                    &format!("the login failed: {other}"),
-                ))
+                return Err(unreachable_server(url, &format!("the login failed: {other}")).into())
             }
         }
     }
 }
 
-fn token_refused(
-    config: &MailboxConfig,
-    source: &TokenSource,
-    offered: &[String],
+/// What is known when a server refused a token, for the message.
+struct TokenRefused<'a> {
+    config: &'a MailboxConfig,
+    source: &'a TokenSource,
     mechanism: BearerMechanism,
-    refusal: Option<crate::mail::Refusal>,
-    text: &str,
+    server: Option<crate::mail::Refusal>,
+    text: &'a str,
     asked_again: bool,
-) -> anyhow::Error {
-    let url = &config.url;
-    let name = mechanism.sasl_name();
-    let not_offered = !offered.is_empty() && !offered.iter().any(|m| m.eq_ignore_ascii_case(name));
-    environment(format!(
-        "the mailbox {url} refused the access token of `{}` from {}{} ({name}): {}{}. {}",
-        url.user,
-        source.describe(),
-        if asked_again {
-            ", asked for again after the first refusal"
-        } else {
-            ""
-        },
-        match refusal {
-            Some(refusal) => format!("the server said {}; ", refusal.describe()),
-            None => String::new(),
-        },
-        crate::error::without_controls(text.trim().trim_end_matches('.')),
-        if not_offered {
-            format!(
-                "The server does not offer {name}; it offers {}: choose one with --imap-auth",
-                offered.join(", ")
-            )
-        } else {
-            "Check that the token is fresh (they expire after about an hour) and was issued for \
-             this user with the mailbox scope: https://mail.google.com/ for Google Workspace, \
+}
+
+impl TokenRefused<'_> {
+    fn message(&self) -> String {
+        let url = &self.config.url;
+        format!(
+            "the mailbox {url} refused the access token of `{}` from {}{} ({}): {}{}. Check \
+             that the token is fresh (they expire after about an hour) and was issued for this \
+             user with the mailbox scope: https://mail.google.com/ for Google Workspace, \
              IMAP.AccessAsApp (or IMAP.AccessAsUser.All) for Microsoft 365; README's mailbox \
-             section shows a token command for each"
-                .to_string()
-        }
-    ))
+             section shows a token command for each",
+            url.user,
+            self.source.describe(),
+            if self.asked_again {
+                ", asked for again after the first refusal"
+            } else {
+                ""
+            },
+            self.mechanism.sasl_name(),
+            match &self.server {
+                Some(refusal) => format!("the server said {}; ", refusal.describe()),
+                None => String::new(),
+            },
+            crate::error::without_controls(self.text.trim().trim_end_matches('.')),
+        )
+    }
 }
 
 /// LOGIN or AUTHENTICATE PLAIN with the password.
-fn password_login(config: &MailboxConfig, reached: Reached) -> anyhow::Result<Session> {
+fn password_login(config: &MailboxConfig, reached: Reached) -> Result<Session, LoginError> {
     let url = &config.url;
     let oauth_offered: Vec<String> = reached
         .mechanisms()
@@ -334,47 +391,48 @@ fn password_login(config: &MailboxConfig, reached: Reached) -> anyhow::Result<Se
         .filter(|m| m.eq_ignore_ascii_case("XOAUTH2") || m.eq_ignore_ascii_case("OAUTHBEARER"))
         .collect();
     let refused = |e: imap::Error| match e {
-        imap::Error::No(text) | imap::Error::Bad(text) => environment(format!(
-            "the mailbox {url} refused the login of `{}`: {}. {}",
-            url.user,
-            crate::error::without_controls(text.trim().trim_end_matches('.')),
-            if oauth_offered.is_empty() {
-                format!(
-                    "Check the IMAP password (CIGNA_IMAP_PASSWORD or --imap-password-file) and \
-                     the user in --imap-url{}",
-                    match config.auth {
-                        ImapAuth::Login => "; a server that disables LOGIN needs --imap-auth plain",
-                        _ => "",
-                    }
-                )
-            } else {
-                format!(
-                    "This server offers OAuth2 sign-in ({}) and may accept no passwords, as \
-                     Microsoft 365 and Google Workspace do not: pass --imap-auth {} with an \
-                     access token from CIGNA_IMAP_TOKEN, --imap-token-file or \
-                     --imap-token-command (README: the mailbox section)",
-                    oauth_offered
-                        .iter()
-                        .map(|m| format!("AUTH={m}"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    if oauth_offered
-                        .iter()
-                        .any(|m| m.eq_ignore_ascii_case("XOAUTH2"))
-                    {
-                        "xoauth2"
-                    } else {
-                        "oauthbearer"
-                    }
-                )
-            }
-        )),
-        imap::Error::Validate(_) => environment(format!(
+        imap::Error::No(text) | imap::Error::Bad(text) => LoginError {
+            refused: !temporary(&text),
+            error: environment(format!(
+                "the mailbox {url} refused the login of `{}`: {}. Check the IMAP password \
+             (CIGNA_IMAP_PASSWORD or --imap-password-file) and the user in --imap-url{}{}",
+                url.user,
+                crate::error::without_controls(text.trim().trim_end_matches('.')),
+                match config.auth {
+                    ImapAuth::Login => "; a server that disables LOGIN needs --imap-auth plain",
+                    _ => "",
+                },
+                if oauth_offered.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ". This server also offers OAuth2 sign-in ({}), and may take no passwords \
+                     at all, as Microsoft 365 and most Google Workspace mailboxes do not: then \
+                     pass --imap-auth {} with an access token from CIGNA_IMAP_TOKEN, \
+                     --imap-token-file or --imap-token-command (README: the mailbox section)",
+                        oauth_offered
+                            .iter()
+                            .map(|m| format!("AUTH={m}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        if oauth_offered
+                            .iter()
+                            .any(|m| m.eq_ignore_ascii_case("XOAUTH2"))
+                        {
+                            "xoauth2"
+                        } else {
+                            "oauthbearer"
+                        }
+                    )
+                }
+            )),
+        },
+        imap::Error::Validate(_) => refusal(environment(format!(
             "the IMAP user or password for {url} contains a line break, which IMAP LOGIN cannot \
              send: check CIGNA_IMAP_PASSWORD or --imap-password-file (a trailing newline in the \
              file is fine, an inner one is not), or use --imap-auth plain"
-        )),
-        other => unreachable_server(url, &format!("the login failed: {other}")),
+        ))),
+        other => unreachable_server(url, &format!("the login failed: {other}")).into(),
     };
     let client = reached.client;
     match config.auth {
@@ -391,6 +449,13 @@ fn password_login(config: &MailboxConfig, reached: Reached) -> anyhow::Result<Se
             .login(&url.user, config.password.expose())
             .map_err(|(e, _client)| refused(e)),
     }
+}
+
+/// Connects, logs in and selects the mailbox, telling a refused login apart.
+pub(crate) fn open_checked(config: &MailboxConfig) -> Result<(Session, Selected), LoginError> {
+    let mut session = sign_in(config, reach(config)?)?;
+    let selected = select(&mut session, &config.url)?;
+    Ok((session, selected))
 }
 
 /// Connects, logs in and selects the mailbox; returns the session and whether it has IDLE.
@@ -701,6 +766,17 @@ mod tests {
 #[cfg(test)]
 mod capability_tests {
     #[test]
+    fn a_server_that_cannot_check_a_login_now_has_not_refused_it() {
+        assert!(super::temporary(
+            " [UNAVAILABLE] Temporary authentication failure."
+        ));
+        assert!(!super::temporary(
+            "[AUTHENTICATIONFAILED] Authentication failed."
+        ));
+        assert!(!super::temporary("LOGIN failed."));
+    }
+
+    #[test]
     fn the_greeting_may_carry_the_capabilities_and_auth_names_the_mechanisms() {
         let caps = super::greeting_capabilities(
             "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN auth=XOAUTH2 AUTH=OAUTHBEARER] ready\r\n",
@@ -781,7 +857,7 @@ mod token_tests {
     }
 
     #[test]
-    fn a_refused_token_is_answered_then_the_file_is_read_again_on_the_same_connection() {
+    fn a_refused_token_is_answered_then_its_source_asked_again_on_the_same_connection() {
         for (auth, refusal, answer, first) in [
             (
                 ImapAuth::XOAuth2,
@@ -804,10 +880,18 @@ mod token_tests {
             let file = path.clone();
             let server = std::thread::spawn(move || refusing_once(port_tx, refusal, file));
             let port = port_rx.recv().unwrap();
+            // The file read again, or the program that prints it run again.
+            let source = match auth {
+                ImapAuth::XOAuth2 => TokenSource::File(path),
+                _ => TokenSource::Command {
+                    program: "/bin/cat".into(),
+                    args: vec![path.display().to_string()],
+                },
+            };
             let mut config = MailboxConfig::with_token(
                 format!("imap://u@127.0.0.1:{port}/INBOX").parse().unwrap(),
                 auth,
-                TokenSource::File(path),
+                source,
             );
             config.connect_timeout = Duration::from_secs(2);
             login(&config).unwrap_or_else(|e| panic!("{e:#}"));
@@ -832,5 +916,48 @@ mod token_tests {
                 ]
             );
         }
+    }
+
+    /// A server that lists its mechanisms without this one is told so before the token
+    /// program runs at all.
+    #[test]
+    fn a_mechanism_the_server_does_not_offer_is_refused_before_any_token_is_asked_for() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (socket, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(socket.try_clone().unwrap());
+            let mut writer = socket;
+            let mut line = String::new();
+            writer.write_all(b"* OK fake IMAP ready\r\n").unwrap();
+            for tag in ["s1", "c0"] {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                writer
+                    .write_all(
+                        format!("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n{tag} OK done\r\n")
+                            .as_bytes(),
+                    )
+                    .unwrap();
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let mut config = MailboxConfig::with_token(
+            format!("imap://u@127.0.0.1:{port}/INBOX").parse().unwrap(),
+            ImapAuth::OAuthBearer,
+            TokenSource::Command {
+                program: "/usr/bin/touch".into(),
+                args: vec![marker.display().to_string()],
+            },
+        );
+        config.connect_timeout = Duration::from_secs(2);
+        let err = login(&config).map(|_| ()).unwrap_err();
+        server.join().unwrap();
+        let msg = format!("{err:#}");
+        assert_eq!(crate::error::exit_code(&err), 5);
+        assert!(msg.contains("does not offer OAUTHBEARER"), "{msg}");
+        assert!(msg.contains("it offers PLAIN"), "{msg}");
+        assert!(!marker.exists(), "the token program ran");
     }
 }

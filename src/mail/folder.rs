@@ -98,6 +98,7 @@ impl Folder {
             shutdown: shutdown.clone(),
             commands: commands.clone(),
             recent: Default::default(),
+            refused: false,
         };
         let spawned = std::thread::Builder::new()
             .name("mailbox".into())
@@ -245,6 +246,8 @@ struct Worker {
     commands: Arc<AtomicU64>,
     /// When the last commands went out (the last second's worth).
     recent: std::collections::VecDeque<Instant>,
+    /// Whether the last login was refused (not cut off): reconnecting cannot cure that.
+    refused: bool,
 }
 
 /// What a pause learned about the folder.
@@ -319,7 +322,11 @@ impl Worker {
     /// (Re)connects; returns whether the server offers IDLE.
     fn connect(&mut self) -> anyhow::Result<bool> {
         self.session = None;
-        let (session, selected) = connect::open(&self.config)?;
+        let (session, selected) = connect::open_checked(&self.config).map_err(|e| {
+            self.refused = e.refused;
+            e.error
+        })?;
+        self.refused = false;
         self.session = Some((session, selected));
         Ok(selected.idle)
     }
@@ -422,6 +429,15 @@ impl Worker {
                         tracing::warn!(mailbox = %self.config.url, "mailbox connection back after {failures} failed attempt(s)");
                     }
                     failures = 0;
+                }
+                Err(e) if self.refused => {
+                    // The server refused the password, or the token even after asking its
+                    // source again: trying again would only be refused again.
+                    return Waited::Failed(environment(format!(
+                        "lost the mailbox {} while waiting for the verification code, and it \
+                         refused the login when reconnecting: {e:#}",
+                        self.config.url
+                    )));
                 }
                 Err(e) => {
                     // A dropped connection (server restart, network, idle timeout) is opened

@@ -138,88 +138,105 @@ fn on_path(program: &Path) -> bool {
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
-/// Runs the token program without a shell, standard input closed; its standard output is the
-/// token. A program that hangs is killed after `TOKEN_COMMAND_TIMEOUT`.
+/// Runs the token program without a shell, standard input closed, the run's own secrets taken
+/// out of its environment; its standard output is the token, its standard error goes to ours
+/// (what a failing helper says is for the person at the terminal, never for the run's error,
+/// journal or logs, since it may print its own secrets). A program that has not exited after
+/// `TOKEN_COMMAND_TIMEOUT` is killed.
 fn run(program: &Path, args: &[String], source: &TokenSource) -> anyhow::Result<Secret> {
     let fail = |what: String| environment(format!("{}: {what}", source.describe()));
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| fail(format!("cannot be run: {e}")))?;
-    let (sender, outputs) = mpsc::channel();
-    // Both pipes are read to their end on threads, so a program writing much to one of them
-    // never blocks on the other; the wait for them has a deadline.
-    for pipe in [
-        child.stdout.take().map(Pipe::Out),
-        child.stderr.take().map(Pipe::Err),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let sender = sender.clone();
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let (which, read) = match pipe {
-                Pipe::Out(mut p) => (0, p.read_to_end(&mut bytes)),
-                Pipe::Err(mut p) => (1, p.read_to_end(&mut bytes)),
-            };
-            let _ = sender.send((which, read.map(|_| bytes)));
-        });
-    }
-    drop(sender);
-    let deadline = std::time::Instant::now() + TOKEN_COMMAND_TIMEOUT;
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    for _ in 0..2 {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match outputs.recv_timeout(left) {
-            Ok((0, Ok(bytes))) => out = bytes,
-            Ok((_, Ok(bytes))) => err = bytes,
-            Ok((_, Err(e))) => return Err(fail(format!("its output cannot be read: {e}"))),
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(fail(format!(
-                    "gave no token within {}s and was stopped",
-                    TOKEN_COMMAND_TIMEOUT.as_secs()
-                )));
-            }
+        .stderr(Stdio::inherit());
+    for (name, _) in std::env::vars_os() {
+        if holds_a_secret(&name.to_string_lossy()) {
+            command.env_remove(name);
         }
     }
-    let status = child
-        .wait()
-        .map_err(|e| fail(format!("cannot be waited for: {e}")))?;
+    let mut child = command
+        .spawn()
+        .map_err(|e| fail(format!("cannot be run: {e}")))?;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let pid = child.id();
+    // Its output is read as it comes (a full pipe must not stop it), and its exit is awaited
+    // on another thread, so the deadline holds whatever it does with its pipes.
+    let (chunks_tx, chunks) = mpsc::channel::<Option<Vec<u8>>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stdout.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if chunks_tx.send(Some(buf[..n].to_vec())).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = chunks_tx.send(None);
+    });
+    let (exit_tx, exited) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = exit_tx.send(child.wait());
+    });
+    let status = match exited.recv_timeout(TOKEN_COMMAND_TIMEOUT) {
+        Ok(Ok(status)) => status,
+        Ok(Err(e)) => return Err(fail(format!("cannot be waited for: {e}"))),
+        Err(_) => {
+            if let Ok(pid) = libc::pid_t::try_from(pid) {
+                // SAFETY: kill(2) only sends a signal. The waiter had not seen the child exit
+                // at the deadline; should it reap it in the instant before this, the kernel does
+                // not hand the pid to a new process that soon.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+            return Err(fail(format!(
+                "had not exited after {}s and was stopped",
+                TOKEN_COMMAND_TIMEOUT.as_secs()
+            )));
+        }
+    };
+    // What it printed before it exited; a helper it left running may hold the pipe open, so
+    // the end of the output is awaited only briefly.
+    let mut out = Vec::new();
+    let grace = std::time::Instant::now() + OUTPUT_GRACE;
+    loop {
+        let left = grace.saturating_duration_since(std::time::Instant::now());
+        match chunks.recv_timeout(left) {
+            Ok(Some(chunk)) => out.extend(chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
     let text = String::from_utf8_lossy(&out);
     let token = text.trim();
     // Registered before any message is built: a program that fails may still have printed it.
     crate::secrets::global().register(token);
     if !status.success() {
-        let said = String::from_utf8_lossy(&err);
-        let said = said
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("");
-        let said = crate::secrets::global().redact(said);
         return Err(fail(format!(
-            "failed ({status}){}",
-            if said.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", crate::error::shown(said.trim()))
-            }
+            "failed ({status}); what it printed on standard error is above, and running it by \
+             hand shows the same"
         )));
     }
     valid(token, source).map_err(environment)?;
     Ok(Secret::new(token))
 }
 
-enum Pipe {
-    Out(std::process::ChildStdout),
-    Err(std::process::ChildStderr),
+/// How long the output of a token program that has exited may take to end.
+const OUTPUT_GRACE: Duration = Duration::from_millis(500);
+
+/// Whether an environment variable holds one of the run's secrets, which a token program has no
+/// business seeing.
+fn holds_a_secret(name: &str) -> bool {
+    name.starts_with("CIGNA_")
+        && ["PASSWORD", "TOKEN", "SECRET", "ANSWER"]
+            .iter()
+            .any(|w| name.contains(w))
+        && !["CIGNA_IMAP_TOKEN_FILE", "CIGNA_IMAP_TOKEN_COMMAND"].contains(&name)
+        && !name.ends_with("_FILE")
 }
 
 #[cfg(test)]
@@ -257,7 +274,7 @@ mod tests {
     }
 
     #[test]
-    fn a_failing_command_is_exit_5_with_its_last_words_and_never_its_token() {
+    fn a_failing_command_is_exit_5_and_never_shows_what_it_printed() {
         let dir = tempfile::tempdir().unwrap();
         let source = TokenSource::Command {
             program: script(
@@ -270,9 +287,42 @@ mod tests {
         let err = source.fetch().unwrap_err();
         let msg = crate::secrets::global().redact(&format!("{err:#}"));
         assert_eq!(crate::error::exit_code(&err), 5);
-        assert!(msg.contains("refresh token revoked"), "{msg}");
+        assert!(msg.contains("exit status: 3"), "{msg}");
         assert!(msg.contains("--imap-token-command"), "{msg}");
         assert!(!msg.contains("half-a-token-XYZ123"), "{msg}");
+        assert!(!msg.contains("revoked"), "{msg}");
+    }
+
+    #[test]
+    fn a_command_that_exits_is_not_held_up_by_a_helper_it_left_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = TokenSource::Command {
+            // The background sleep keeps stdout open long after the program exited.
+            program: script(dir.path(), "token", "echo tok-early; (sleep 30 &) ; exit 0"),
+            args: Vec::new(),
+        };
+        assert_eq!(source.fetch().unwrap().expose(), "tok-early");
+    }
+
+    #[test]
+    fn the_runs_secrets_are_not_in_the_commands_environment() {
+        for name in [
+            "CIGNA_OFFICE_PASSWORD",
+            "CIGNA_IMAP_PASSWORD",
+            "CIGNA_USER_PASSWORD",
+            "CIGNA_IMAP_TOKEN",
+        ] {
+            assert!(holds_a_secret(name), "{name}");
+        }
+        for name in [
+            "CIGNA_IMAP_TOKEN_FILE",
+            "CIGNA_IMAP_TOKEN_COMMAND",
+            "CIGNA_OFFICE_PASSWORD_FILE",
+            "CIGNA_IMAP_URL",
+            "PATH",
+        ] {
+            assert!(!holds_a_secret(name), "{name}");
+        }
     }
 
     #[test]

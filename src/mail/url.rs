@@ -99,6 +99,10 @@ impl FromStr for MailboxUrl {
         if user.is_empty() {
             return Err(bad("the user name is empty"));
         }
+        // A control character would end or split the line or SASL message that carries it.
+        if user.chars().any(char::is_control) {
+            return Err(bad("the user name holds a control character"));
+        }
 
         let (hostport, path) = match hostpath.split_once('/') {
             Some((hostport, path)) => (hostport, path),
@@ -331,6 +335,7 @@ mod tests {
             ("imaps://u@[::1", "not closed"),
             ("imaps://u@h/INBOX?x=1", "query"),
             ("imaps://bad%zzuser@h", "%XX"),
+            ("imaps://codes%01x@h", "control character"),
         ] {
             let message = error(text);
             assert!(message.contains(says), "{text}: {message}");
