@@ -116,18 +116,44 @@ async fn the_existing_flow_reads_its_code_with_oauthbearer_and_a_token_file() {
     assert_active_with(&world, &out, &good);
 }
 
+/// A world whose portal's code email comes late, so a test can act while the tool waits.
+async fn late_email_token_world() -> World {
+    World::builder()
+        .skin(cigna_fixture::Skin::Classic)
+        .oauth2()
+        .faults(vec![cigna_fixture::Fault::LateEmail])
+        .start()
+        .await
+}
+
+/// Runs `cli` until it waits for the code, then `meanwhile`, then cuts the mailbox's sessions
+/// off (`doveadm kick`) as a server does to a revoked token; what the run printed in the end.
+async fn kicked_while_waiting(world: &World, cli: Cli, meanwhile: impl FnOnce()) -> Output {
+    let run = cli.spawn();
+    world
+        .journal_once_running(&["enter-verification-code"])
+        .await;
+    meanwhile();
+    let kicker = world.dovecot.kicker();
+    tokio::task::spawn_blocking(move || kicker.kick("codes"))
+        .await
+        .unwrap()
+        .expect("doveadm kick");
+    let out = run.wait_with_output().await.unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// The token expires while the tool waits for the code (the portal's email is late) and the
 /// server cuts the session off (`doveadm kick`); the token command, run again on reconnecting,
 /// gives a fresh token and the flow finishes. The command and its argument come from the
 /// settings file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_is_replaced_by_running_the_token_command_again_on_reconnect() {
-    let world = World::builder()
-        .skin(cigna_fixture::Skin::Classic)
-        .oauth2()
-        .faults(vec![cigna_fixture::Fault::LateEmail])
-        .start()
-        .await;
+    let world = late_email_token_world().await;
     let (first, fresh) = (token("first"), token("fresh"));
     introspection(&world).activate(&first, "codes");
     let dir = tempfile::tempdir().unwrap();
@@ -142,33 +168,22 @@ async fn an_expired_token_is_replaced_by_running_the_token_command_again_on_reco
     )
     .unwrap();
 
-    let run = world
+    let cli = world
         .existing("cigna.x3@codes.zuub.test")
         .env("CIGNA_IMAP_PASSWORD", "")
         .path_flag("--config", &settings)
         .arg("--json")
         .arg("-vv")
         .env("RUST_LOG", "trace")
-        .arg("--trace")
-        .spawn();
-    world
-        .journal_once_running(&["enter-verification-code"])
-        .await;
-    let asked_before_kick = introspection(&world).asked();
-    introspection(&world).deactivate(&first);
-    introspection(&world).activate(&fresh, "codes");
-    std::fs::write(&current, &fresh).unwrap();
-    let kicker = world.dovecot.kicker();
-    tokio::task::spawn_blocking(move || kicker.kick("codes"))
-        .await
-        .unwrap()
-        .expect("doveadm kick");
-    let out = run.wait_with_output().await.unwrap();
-    let out = Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+        .arg("--trace");
+    let mut asked_before_kick = Vec::new();
+    let out = kicked_while_waiting(&world, cli, || {
+        asked_before_kick = introspection(&world).asked();
+        introspection(&world).deactivate(&first);
+        introspection(&world).activate(&fresh, "codes");
+        std::fs::write(&current, &fresh).unwrap();
+    })
+    .await;
     assert_active_with(&world, &out, &fresh);
     assert_eq!(
         asked_before_kick.last(),
@@ -199,34 +214,14 @@ async fn an_expired_token_is_replaced_by_running_the_token_command_again_on_reco
 /// reconnecting, the run stops at once (exit 5) instead of knocking until the code timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_from_the_environment_stops_the_wait_at_once() {
-    let world = World::builder()
-        .skin(cigna_fixture::Skin::Classic)
-        .oauth2()
-        .faults(vec![cigna_fixture::Fault::LateEmail])
-        .start()
-        .await;
+    let world = late_email_token_world().await;
     let only = token("only");
     introspection(&world).activate(&only, "codes");
-    let run = existing(&world, "cigna.x5@codes.zuub.test", "xoauth2")
+    let cli = existing(&world, "cigna.x5@codes.zuub.test", "xoauth2")
         .env("CIGNA_IMAP_TOKEN", &only)
         // Bounds the test should the wait knock on instead of stopping.
-        .flag("--code-timeout", "60s")
-        .spawn();
-    world
-        .journal_once_running(&["enter-verification-code"])
-        .await;
-    introspection(&world).deactivate(&only);
-    let kicker = world.dovecot.kicker();
-    tokio::task::spawn_blocking(move || kicker.kick("codes"))
-        .await
-        .unwrap()
-        .expect("doveadm kick");
-    let out = run.wait_with_output().await.unwrap();
-    let out = Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+        .flag("--code-timeout", "60s");
+    let out = kicked_while_waiting(&world, cli, || introspection(&world).deactivate(&only)).await;
     out.assert_code(5);
     assert!(
         out.stderr.contains("refused the login when reconnecting"),
