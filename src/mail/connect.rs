@@ -460,9 +460,7 @@ pub(crate) fn open_checked(config: &MailboxConfig) -> Result<(Session, Selected)
 
 /// Connects, logs in and selects the mailbox; returns the session and whether it has IDLE.
 pub(crate) fn open(config: &MailboxConfig) -> anyhow::Result<(Session, Selected)> {
-    let mut session = login(config)?;
-    let selected = select(&mut session, &config.url)?;
-    Ok((session, selected))
+    open_checked(config).map_err(|e| e.error)
 }
 
 /// Where the selected mailbox stands.

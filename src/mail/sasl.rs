@@ -3,7 +3,7 @@
 //! Microsoft's) and OAUTHBEARER (RFC 7628), including the error continuation a server sends
 //! when it refuses a token, which the client must answer before the server says NO.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 /// SASL PLAIN: authorization identity empty, then user and password, NUL-separated.
 pub(crate) struct Plain<'a> {
@@ -44,7 +44,7 @@ pub(crate) struct Bearer<'a> {
     pub host: &'a str,
     pub port: u16,
     pub token: &'a str,
-    answered: RefCell<bool>,
+    answered: Cell<bool>,
     refusal: RefCell<Option<Vec<u8>>>,
 }
 
@@ -62,7 +62,7 @@ impl<'a> Bearer<'a> {
             host,
             port,
             token,
-            answered: RefCell::new(false),
+            answered: Cell::new(false),
             refusal: RefCell::new(None),
         }
     }

@@ -235,7 +235,7 @@ fn holds_a_secret(name: &str) -> bool {
         && ["PASSWORD", "TOKEN", "SECRET", "ANSWER"]
             .iter()
             .any(|w| name.contains(w))
-        && !["CIGNA_IMAP_TOKEN_FILE", "CIGNA_IMAP_TOKEN_COMMAND"].contains(&name)
+        && name != "CIGNA_IMAP_TOKEN_COMMAND"
         && !name.ends_with("_FILE")
 }
 

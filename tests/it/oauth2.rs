@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::support::run::{Cli, Output};
+use crate::support::run::{files_under, Cli, Output};
 use crate::support::world::{World, MAILBOX_PASSWORD};
 
 /// A token nobody else hands out, so a leak check cannot be fooled by a common string.
@@ -47,7 +47,7 @@ fn assert_never_shown(world: &World, out: &Output, tokens: &[&str]) {
             "stderr shows a token:\n{}",
             out.stderr
         );
-        for entry in walk(world.runs.path()) {
+        for entry in files_under(world.runs.path(), &[]) {
             let bytes = std::fs::read(&entry).unwrap_or_default();
             assert!(
                 !String::from_utf8_lossy(&bytes).contains(token),
@@ -56,19 +56,6 @@ fn assert_never_shown(world: &World, out: &Output, tokens: &[&str]) {
             );
         }
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 /// The existing flow, its mailbox signing in by `auth`; no password anywhere.
@@ -139,12 +126,7 @@ async fn kicked_while_waiting(world: &World, cli: Cli, meanwhile: impl FnOnce())
         .await
         .unwrap()
         .expect("doveadm kick");
-    let out = run.wait_with_output().await.unwrap();
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run.wait_with_output().await.unwrap().into()
 }
 
 /// The token expires while the tool waits for the code (the portal's email is late) and the

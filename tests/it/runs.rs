@@ -40,20 +40,9 @@ pub(crate) fn secret_values(dir: &Path) -> Vec<String> {
     values
 }
 
+/// The run's files, the browser profile left out.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            if p.file_name().is_some_and(|n| n == "browser") {
-                continue;
-            }
-            out.extend(files_under(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
+    crate::support::run::files_under(dir, &["browser"])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -38,6 +38,34 @@ impl Output {
     }
 }
 
+impl From<std::process::Output> for Output {
+    /// What a finished process printed (a spawned one's `wait_with_output`).
+    fn from(out: std::process::Output) -> Output {
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// Every file under `dir`, except inside directories named in `skip`.
+pub fn files_under(dir: &Path, skip: &[&str]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| skip.iter().any(|s| n == *s)) {
+                continue;
+            }
+            out.extend(files_under(&p, skip));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_cigna-setup"))
 }
@@ -100,16 +128,11 @@ impl Cli {
     }
 
     pub async fn run(self) -> Output {
-        let out = self
-            .command()
+        self.command()
             .output()
             .await
-            .expect("cannot run cigna-setup");
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+            .expect("cannot run cigna-setup")
+            .into()
     }
 }
 
